@@ -1,0 +1,26 @@
+from django.contrib import admin
+
+from campaigns.models import Campaign, Message, Suppression
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "channel", "status", "scheduled_at", "created_at")
+    list_filter = ("status", "channel")
+    readonly_fields = ("status", "status_reason", "started_at", "completed_at")
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("business", "campaign", "step", "channel", "direction", "status", "sent_at")
+    list_filter = ("status", "channel", "direction")
+    raw_id_fields = ("business", "campaign", "site", "in_reply_to")
+    readonly_fields = ("status",)
+    show_full_result_count = False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ("kind", "value", "reason", "source", "at")
+    list_filter = ("kind", "reason")
+    search_fields = ("value",)

@@ -1,0 +1,157 @@
+"""Outreach: campaigns, every message to or from a lead, and the suppression list."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Campaign(models.Model):
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.EMAIL)
+    # The lead FilterSet's query string, frozen when the campaign was built.
+    audience_query = models.TextField(blank=True, default="")
+    # An explicit selection of Business ids, when staff picked rows instead of a filter.
+    audience_ids = models.JSONField(default=list, blank=True)
+    subject_template = models.CharField(max_length=300, blank=True, default="")
+    body_template = models.TextField(blank=True, default="")
+    status = models.CharField(
+        max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
+    status_reason = models.CharField(max_length=300, blank=True, default="")
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    send_rate_per_minute = models.PositiveIntegerField(default=30)
+    daily_cap = models.PositiveIntegerField(default=1000)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "-created_at"], name="campaign_status")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Direction(models.TextChoices):
+    OUTBOUND = "outbound", "Outbound"
+    INBOUND = "inbound", "Inbound"
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    BOUNCED = "bounced", "Bounced"
+    CANCELLED = "cancelled", "Cancelled"
+    RECEIVED = "received", "Received"
+
+
+class Message(models.Model):
+    """One email or SMS to or from one business."""
+
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    step = models.PositiveSmallIntegerField(default=1)
+    direction = models.CharField(
+        max_length=8, choices=Direction.choices, default=Direction.OUTBOUND
+    )
+    business = models.ForeignKey("crm.Business", on_delete=models.CASCADE, related_name="messages")
+    site = models.ForeignKey(
+        "sites.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    # The outbound message an inbound reply answers.
+    in_reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.EMAIL)
+    to_address = models.CharField(max_length=254)
+    from_address = models.CharField(max_length=254, blank=True, default="")
+    subject = models.CharField(max_length=300, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    provider_message_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # Random per-message token carried by tracked links (preview visits count as clicks).
+    token = models.CharField(max_length=32, null=True, blank=True, unique=True)
+    send_after = models.DateTimeField(null=True, blank=True)
+    sending_started_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    opened_count = models.PositiveIntegerField(default=0)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    clicked_count = models.PositiveIntegerField(default=0)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    converted_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "business", "step"],
+                condition=Q(campaign__isnull=False),
+                name="message_one_per_business_per_step",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["business", "-created_at"], name="message_business"),
+            models.Index(fields=["campaign", "status"], name="message_campaign_status"),
+            models.Index(fields=["status", "send_after"], name="message_status_send_after"),
+            models.Index(fields=["to_address"], name="message_to_address"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.direction} to {self.to_address}"
+
+
+class SuppressionKind(models.TextChoices):
+    EMAIL = "email", "Email address"
+    PHONE = "phone", "Phone number"
+    DOMAIN = "domain", "Email domain"
+
+
+class Suppression(models.Model):
+    """The global do-not-contact list. Outlives the lead it came from."""
+
+    kind = models.CharField(max_length=6, choices=SuppressionKind.choices)
+    value = models.CharField(max_length=254)
+    reason = models.CharField(max_length=40)
+    source = models.CharField(max_length=40, blank=True, default="")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="suppression_kind_value")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"

@@ -1,0 +1,62 @@
+"""Raw data access at /admin/db/. Status fields are read-only here: a raw edit would bypass
+the lifecycle (and its timeline and signals)."""
+
+from django.contrib import admin
+
+from crm.models import Business, ImportBatch, ImportRecord, LeadEvent, ProviderEvent
+
+
+@admin.register(Business)
+class BusinessAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "city",
+        "state",
+        "category",
+        "contact_status",
+        "website_status",
+        "qualification_score",
+        "created_at",
+    )
+    list_filter = ("contact_status", "website_status", "website_kind")
+    search_fields = ("name", "email", "phone", "city")
+    readonly_fields = (
+        "contact_status",
+        "contact_status_changed_at",
+        "furthest_contact_status",
+        "website_status",
+        "website_status_changed_at",
+        "created_at",
+        "updated_at",
+    )
+    raw_id_fields = ("owner",)
+    show_full_result_count = False
+
+
+@admin.register(LeadEvent)
+class LeadEventAdmin(admin.ModelAdmin):
+    list_display = ("business", "kind", "source", "at", "actor")
+    list_filter = ("kind", "source")
+    raw_id_fields = ("business", "actor", "message", "site", "payment", "provider_event")
+    show_full_result_count = False
+
+
+@admin.register(ProviderEvent)
+class ProviderEventAdmin(admin.ModelAdmin):
+    list_display = ("provider", "event_type", "event_id", "status", "attempts", "received_at")
+    list_filter = ("provider", "status")
+    search_fields = ("event_id",)
+    readonly_fields = ("status", "processed_at", "attempts", "error")
+    raw_id_fields = ("business",)
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    list_display = ("file_name", "format", "created", "updated", "skipped", "started_at")
+
+
+@admin.register(ImportRecord)
+class ImportRecordAdmin(admin.ModelAdmin):
+    list_display = ("batch", "row_number", "outcome", "reason", "business")
+    list_filter = ("outcome",)
+    raw_id_fields = ("batch", "business")

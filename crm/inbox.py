@@ -1,0 +1,177 @@
+"""The raw-event inbox: every authenticated provider event is stored before it is applied.
+
+    event, created = inbox.record(provider, event_id, event_type, payload)
+    inbox.process(event)          # apply it now; the outcome is stored on the row
+
+Dedupe keys (DESIGN.md): anymail `event_id` + recipient; Twilio status `MessageSid` +
+`MessageStatus`, inbound SMS `MessageSid`; Recurrente `svix-id`. The unique constraint on
+(provider, event_id) makes a duplicate delivery a no-op.
+
+Handlers are registered per provider by the app that owns the effect (crm never imports
+downstream apps); a handler applies one event and returns an Outcome or raises:
+- `Unmatched` when what the event refers to does not exist yet (e.g. a tracking event that
+  overtook the send's commit): the event is retried until INBOX_UNMATCHED_RETRY_MINUTES
+  have passed, then left as `unmatched` (not an error);
+- any other exception: the event keeps the error and the attempt count, `failed`, and
+  `replay_webhooks --failed` retries it.
+Application and the `processed` mark commit together, under a row lock on the event, so an
+event is applied at most once even when two workers replay it at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from crm.models import ProviderEvent, ProviderEventStatus
+
+logger = logging.getLogger(__name__)
+
+Status = ProviderEventStatus
+
+
+class Unmatched(Exception):
+    """The event refers to something we do not know (yet)."""
+
+
+class Ignored(Exception):
+    """The event is valid but has nothing to apply (e.g. an unknown event type)."""
+
+
+Handler = Callable[[ProviderEvent], Any]
+_handlers: dict[str, Handler] = {}
+
+
+def register(provider: str, handler: Handler) -> None:
+    _handlers[provider] = handler
+
+
+def registered_providers() -> list[str]:
+    return sorted(_handlers)
+
+
+def record(
+    provider: str,
+    event_id: str,
+    event_type: str,
+    payload: Any,
+    *,
+    occurred_at: datetime | None = None,
+) -> tuple[ProviderEvent, bool]:
+    """Store one event. Returns (event, created); a duplicate returns the stored row."""
+    if not event_id:
+        raise ValueError("an inbox event needs an event_id to be deduplicated")
+    try:
+        with transaction.atomic():
+            event = ProviderEvent.objects.create(
+                provider=provider,
+                event_id=event_id[:255],
+                event_type=(event_type or "unknown")[:80],
+                payload=payload,
+                occurred_at=occurred_at,
+            )
+        return event, True
+    except IntegrityError:
+        existing = ProviderEvent.objects.filter(provider=provider, event_id=event_id[:255]).first()
+        if existing is None:  # the integrity error was something else
+            raise
+        return existing, False
+
+
+def process(event: ProviderEvent | int) -> ProviderEvent:
+    """Apply one stored event through its provider's handler, at most once."""
+    pk = event.pk if isinstance(event, ProviderEvent) else event
+    now = timezone.now()
+    with transaction.atomic():
+        locked = ProviderEvent.objects.select_for_update().get(pk=pk)
+        if locked.status in (Status.PROCESSED, Status.IGNORED):
+            return locked
+        handler = _handlers.get(locked.provider)
+        locked.attempts += 1
+        error = ""
+        try:
+            if handler is None:
+                raise Ignored(f"no handler registered for provider {locked.provider!r}")
+            with transaction.atomic():
+                handler(locked)
+        except Ignored as exc:
+            locked.status, error = Status.IGNORED, str(exc)
+            locked.processed_at = now
+        except Unmatched as exc:
+            error = str(exc) or "no matching record yet"
+            deadline = locked.received_at + timedelta(
+                minutes=settings.INBOX_UNMATCHED_RETRY_MINUTES
+            )
+            locked.status = Status.UNMATCHED
+            locked.next_attempt_at = _backoff(now, locked.attempts) if now < deadline else None
+        except Exception as exc:  # kept on the row, never lost
+            logger.exception("inbox event %s (%s) failed", locked.pk, locked)
+            locked.status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"
+            locked.next_attempt_at = None
+        else:
+            locked.status = Status.PROCESSED
+            locked.processed_at = now
+            locked.next_attempt_at = None
+        locked.error = error[:5000]
+        locked.save(
+            update_fields=["status", "attempts", "error", "processed_at", "next_attempt_at"]
+        )
+        return locked
+
+
+def _backoff(now: datetime, attempts: int) -> datetime:
+    return now + timedelta(seconds=min(300, 5 * 2 ** max(0, attempts - 1)))
+
+
+def record_and_process(
+    provider: str,
+    event_id: str,
+    event_type: str,
+    payload: Any,
+    *,
+    occurred_at: datetime | None = None,
+) -> tuple[ProviderEvent, bool]:
+    """What a webhook view calls: store (committed on its own), then apply."""
+    event, created = record(provider, event_id, event_type, payload, occurred_at=occurred_at)
+    if created or event.status in (Status.PENDING, Status.UNMATCHED):
+        event = process(event)
+    return event, created
+
+
+def due_for_retry(now: datetime | None = None):
+    """Unmatched events whose next attempt is due."""
+    now = now or timezone.now()
+    return ProviderEvent.objects.filter(status=Status.UNMATCHED, next_attempt_at__lte=now)
+
+
+def retry_due() -> int:
+    """Retry every due unmatched event (run by the django-q2 schedule). Returns how many."""
+    count = 0
+    for pk in due_for_retry().values_list("pk", flat=True).order_by("pk")[:1000]:
+        process(pk)
+        count += 1
+    return count
+
+
+def replayable(*, provider: str | None = None, failed_only: bool = False):
+    qs = ProviderEvent.objects.all()
+    if provider:
+        qs = qs.filter(provider=provider)
+    if failed_only:
+        qs = qs.filter(status__in=[Status.FAILED, Status.UNMATCHED])
+    return qs.order_by("received_at", "pk")
+
+
+def replay(event: ProviderEvent | int, *, force: bool = False) -> ProviderEvent:
+    """Reprocess a stored event. `force` re-applies one already processed (handlers are
+    idempotent, so this repeats nothing that already took effect)."""
+    pk = event.pk if isinstance(event, ProviderEvent) else event
+    if force:
+        ProviderEvent.objects.filter(pk=pk).update(status=Status.PENDING, processed_at=None)
+    return process(pk)

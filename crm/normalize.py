@@ -1,0 +1,67 @@
+"""Normalisation of scraped contact data, shared by dedupe, suppression and search."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+
+def phone_e164(raw: str, country: str = "US") -> str:
+    """'(512) 555-0100' → '+15125550100'; '' when it is not a plausible number."""
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw, (country or "US").upper())
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email_normalized(raw: str) -> str:
+    return (raw or "").strip().lower()
+
+
+def email_domain(raw: str) -> str:
+    email = email_normalized(raw)
+    return email.rpartition("@")[2] if "@" in email else ""
+
+
+def website_url(raw: str) -> str:
+    """Add a scheme to bare hosts ('joes.com' → 'https://joes.com'); '' for junk."""
+    raw = (raw or "").strip()
+    if not raw or " " in raw:
+        return ""
+    if not re.match(r"^[a-z][a-z0-9+.-]*://", raw, re.I):
+        raw = "https://" + raw
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or "." not in (parts.hostname or ""):
+        return ""
+    return raw
+
+
+def website_host(raw: str) -> str:
+    """The host of a website without 'www.' ('https://www.Joes.com/x' → 'joes.com')."""
+    url = website_url(raw)
+    if not url:
+        return ""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def fold(text: str) -> str:
+    """Lowercase, accents removed, punctuation collapsed: for name comparisons."""
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = text.replace("&", " and ")
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+def name_city_key(name: str, city: str) -> str:
+    name_key, city_key = fold(name), fold(city)
+    return f"{name_key}|{city_key}" if name_key else ""

@@ -1,0 +1,8 @@
+"""django-q2 task functions of the CRM."""
+
+from crm import inbox
+
+
+def inbox_retry_due() -> int:
+    """Retry unmatched provider events whose next attempt is due (scheduled every minute)."""
+    return inbox.retry_due()

@@ -1,0 +1,10 @@
+"""The few URLs that belong to no app: the home page and the health check."""
+
+from django.urls import path
+
+from webmagic import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,20 @@
+"""URL map. Staff pages live under /admin/crm/, Django's raw admin under /admin/db/."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+admin.site.site_header = "WebMagic raw data"
+admin.site.site_url = "/admin/crm/"
+
+urlpatterns = [
+    path("admin/db/", admin.site.urls),
+    path("admin/crm/", include("crm.urls")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("sites.urls")),
+    path("", include("campaigns.urls")),
+    path("", include("billing.urls")),
+    path("anymail/", include("anymail.urls")),
+    path("", include("webmagic.site_urls")),
+]
