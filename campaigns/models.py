@@ -127,6 +127,11 @@ class Message(models.Model):
             models.Index(fields=["campaign", "status"], name="message_campaign_status"),
             models.Index(fields=["status", "send_after"], name="message_status_send_after"),
             models.Index(fields=["to_address"], name="message_to_address"),
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(direction="inbound", read_at__isnull=True),
+                name="message_unread_inbound",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,53 @@
+"""Reads on billing rows shared by the dashboard, analytics and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Case, F, IntegerField, Sum, Value, When
+
+from billing.models import BillingInterval, Payment, PaymentStatus, Subscription, SubscriptionState
+
+# A subscription counts toward MRR while it is billed: active or past due (still owed).
+MRR_STATUSES = (SubscriptionState.ACTIVE, SubscriptionState.PAST_DUE)
+
+
+def revenue_by_currency(*, since: datetime | None = None, until: datetime | None = None):
+    """{currency: cents} of succeeded payments, by paid_at."""
+    qs = Payment.objects.filter(status=PaymentStatus.SUCCEEDED)
+    if since is not None:
+        qs = qs.filter(paid_at__gte=since)
+    if until is not None:
+        qs = qs.filter(paid_at__lt=until)
+    return {
+        row["currency"]: row["cents"]
+        for row in qs.values("currency").annotate(cents=Sum("amount_cents")).order_by("currency")
+    }
+
+
+def mrr_by_currency() -> dict[str, int]:
+    """{currency: cents per month} of billed subscriptions, normalised to a month
+    (yearly / 12, weekly × 52 / 12, rounded down to the cent)."""
+    monthly = Case(
+        When(interval=BillingInterval.YEAR, then=F("amount_cents") / Value(12)),
+        When(interval=BillingInterval.WEEK, then=F("amount_cents") * Value(52) / Value(12)),
+        default=F("amount_cents"),
+        output_field=IntegerField(),
+    )
+    return {
+        row["currency"]: int(row["cents"] or 0)
+        for row in Subscription.objects.filter(status__in=MRR_STATUSES)
+        .values("currency")
+        .annotate(cents=Sum(monthly))
+        .order_by("currency")
+    }
+
+
+CURRENCY_SYMBOLS = {"USD": "$", "GTQ": "Q"}
+
+
+def format_money(cents: int, currency: str) -> str:
+    """Exact integer cents → '$1,234.50' / 'Q97.00'."""
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(int(cents)), 100)
+    return f"{sign}{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{whole:,}.{rest:02d}"
