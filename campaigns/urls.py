@@ -1,5 +1,11 @@
-from django.urls import path  # noqa: F401
+"""campaigns URLs: outreach pages (campaign builder, list, results, unsubscribe) and the
+provider-event endpoints (Twilio webhooks, tracked links, replies) live in two modules."""
+
+from django.urls import include, path
 
 app_name = "campaigns"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("campaigns.urls_outreach")),
+    path("", include("campaigns.urls_events")),
+]
