@@ -6,7 +6,7 @@ deleted and imported again is still suppressed.
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from campaigns.models import Suppression, SuppressionKind
 from crm.normalize import email_domain, email_normalized, phone_e164
@@ -50,8 +50,6 @@ def is_suppressed(*, email: str = "", phone: str = "") -> bool:
 def suppressed_business_condition() -> Q:
     """A Q on Business matching leads whose email, email domain or phone is suppressed.
     Used set-based by audience building (no per-lead query)."""
-    from django.db.models import Exists, OuterRef
-
     emails = Suppression.objects.filter(kind=Kind.EMAIL, value=OuterRef("email"))
     phones = Suppression.objects.filter(kind=Kind.PHONE, value=OuterRef("phone_normalized"))
     return Q(Exists(emails)) | Q(Exists(phones))
