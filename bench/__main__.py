@@ -1,0 +1,65 @@
+"""`make bench`: every benchmark, side by side with its anchor, on PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/wm_bench make bench
+    make bench BENCH_ARGS="--only lead_table --leads 1000000"
+
+Builds (or reuses) a world of `--leads` leads with seed_demo, then runs each benchmark
+module's `run()` and writes bench/results/<name>.json plus bench/results/summary.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+import traceback
+
+from bench import common
+
+BENCHMARKS = ("lead_table", "campaign_start", "import_businesses", "webhooks")
+
+
+def ensure_world(leads: int) -> None:
+    from django.core.management import call_command
+
+    from crm.models import Business
+
+    have = Business.objects.count()
+    if have >= leads * 0.98:
+        print(f"Reusing the existing world (~{have:,} leads).")
+        return
+    print(f"Building a world of {leads:,} leads with seed_demo (this takes minutes) …")
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", leads=leads, reset=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--only", action="append", choices=BENCHMARKS)
+    parser.add_argument("--skip-seed", action="store_true")
+    args = parser.parse_args()
+
+    common.setup_django()
+    common.require_postgres()
+    if not args.skip_seed:
+        ensure_world(args.leads)
+    results: dict[str, dict] = {}
+    for name in args.only or BENCHMARKS:
+        print(f"\n=== {name}")
+        started = time.perf_counter()
+        try:
+            module = importlib.import_module(f"bench.{name}")
+            results[name] = module.run()
+        except Exception as exc:  # one failing benchmark must not hide the others
+            traceback.print_exc()
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        results[name]["wall_s"] = round(time.perf_counter() - started, 1)
+    summary = common.write_result("all", {"machine": common.machine(), "results": results})
+    print(f"\nResults: {summary}")
+    print(json.dumps(results, indent=2, default=str)[:20000])
+
+
+if __name__ == "__main__":
+    main()
