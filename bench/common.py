@@ -41,6 +41,7 @@ def raw_connection():
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
+    params.pop("prepare_threshold", None)
     conn = psycopg.connect(**params, prepare_threshold=None, autocommit=True)
     return conn
 
