@@ -67,6 +67,7 @@ CREATE TEMP TABLE staging (name text, site text, type text, phone text, full_add
   rating text, reviews text, photos_count text, working_hours text, place_id text,
   email_1 text);
 """
+COPY_SQL = "COPY staging FROM STDIN WITH (FORMAT csv, HEADER true, FORCE_NOT_NULL (site, email_1))"
 MERGE_SQL = """
 INSERT INTO crm_business (name, slug, email, phone, phone_normalized, website, website_domain,
   website_kind, address, city, state, country, postal_code, latitude, longitude, category,
@@ -117,13 +118,11 @@ def _floor(path: Path) -> float:
         conn.execute(FLOOR_SQL)
         with (
             conn.cursor() as cur,
-            cur.copy(
-                "COPY staging FROM STDIN WITH (FORMAT csv, HEADER true, FORCE_NOT_NULL (site, email_1))"
-            ) as copy,
+            cur.copy(COPY_SQL) as copy,
+            path.open("rb") as fh,
         ):
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    copy.write(chunk)
+            while chunk := fh.read(1 << 20):
+                copy.write(chunk)
         conn.execute(MERGE_SQL)
     seconds = time.perf_counter() - start
     conn.close()

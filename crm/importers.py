@@ -358,6 +358,22 @@ def _unique_slugs(names: list[tuple[str, str]]) -> list[str]:
     return result
 
 
+def _insert(model, objs: list) -> None:
+    """bulk_create, or COPY on PostgreSQL (no pks needed back; ~3× faster for wide rows)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not objs:
+        model.objects.bulk_create(objs, batch_size=BATCH)
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = f"COPY {table} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for obj in objs:
+            copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+
+
 def _dupes(items: list[str]) -> set[str]:
     seen, dupes = set(), set()
     for item in items:
@@ -492,12 +508,11 @@ def _write(path, fmt, source, rows, prepared, report: Report) -> None:
         )
         for slug, f in zip(slugs, new, strict=True)
     ]
-    created = Business.objects.bulk_create(objs, batch_size=BATCH)
-    if created and created[0].pk is None:  # a backend without RETURNING
-        by_slug = dict(Business.objects.filter(slug__in=slugs).values_list("slug", "pk"))
-        for obj in created:
-            obj.pk = by_slug[obj.slug]
-    new_pks = [obj.pk for obj in created]
+    _insert(Business, objs)  # slugs are unique: the pks come back by slug
+    by_slug: dict[str, int] = {}
+    for chunk in _chunks(slugs):
+        by_slug.update(Business.objects.filter(slug__in=chunk).values_list("slug", "pk"))
+    new_pks = [by_slug[slug] for slug in slugs]
 
     events = [
         LeadEvent(
@@ -520,7 +535,7 @@ def _write(path, fmt, source, rows, prepared, report: Report) -> None:
         )
         for pk in sorted(changed_pks)
     ]
-    LeadEvent.objects.bulk_create(events, batch_size=BATCH)
+    _insert(LeadEvent, events)
 
     # Raw records, one per row, with the outcome.
     skipped = dict(report.skipped)
@@ -566,7 +581,7 @@ def _write(path, fmt, source, rows, prepared, report: Report) -> None:
                 reason=reason,
             )
         )
-    ImportRecord.objects.bulk_create(records, batch_size=BATCH)
+    _insert(ImportRecord, records)
     batch.created, batch.updated, batch.skipped = (
         report.created,
         report.updated,
