@@ -3,7 +3,7 @@ the lifecycle (and its timeline and signals)."""
 
 from django.contrib import admin
 
-from crm.models import Business, ImportBatch, ImportRecord, LeadEvent, ProviderEvent
+from crm.models import ApiToken, Business, ImportBatch, ImportRecord, LeadEvent, ProviderEvent
 
 
 @admin.register(Business)
@@ -60,3 +60,9 @@ class ImportRecordAdmin(admin.ModelAdmin):
     list_display = ("batch", "row_number", "outcome", "reason", "business")
     list_filter = ("outcome",)
     raw_id_fields = ("batch", "business")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from webmagic.api import api
+
 admin.site.site_header = "WebMagic raw data"
 admin.site.site_url = "/admin/crm/"
 
@@ -16,5 +18,6 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("billing.urls")),
     path("anymail/", include("anymail.urls")),
+    path("api/v1/", api.urls),
     path("", include("webmagic.site_urls")),
 ]
