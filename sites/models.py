@@ -46,6 +46,10 @@ class Site(models.Model):
     subscription_ends_at = models.DateTimeField(null=True, blank=True)
     first_viewed_at = models.DateTimeField(null=True, blank=True)
     view_count = models.PositiveIntegerField(default=0)
+    # When the last "site_viewed" / "claim_clicked" timeline event was written: one per
+    # window (sites.services), so a prospect reloading the page does not flood the timeline.
+    view_event_at = models.DateTimeField(null=True, blank=True)
+    claim_event_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
