@@ -361,3 +361,21 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class SavedView(models.Model):
+    """A named lead-table view (filter + sort query string), shared with the whole team."""
+
+    name = models.CharField(max_length=80, unique=True)
+    # The lead FilterSet's parameters plus `sort`, as a query string ("city=Austin&sort=-score").
+    params = models.CharField(max_length=2000, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
