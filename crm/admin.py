@@ -3,7 +3,15 @@ the lifecycle (and its timeline and signals)."""
 
 from django.contrib import admin
 
-from crm.models import ApiToken, Business, ImportBatch, ImportRecord, LeadEvent, ProviderEvent
+from crm.models import (
+    ApiToken,
+    Business,
+    ImportBatch,
+    ImportRecord,
+    LeadEvent,
+    ProviderEvent,
+    SavedView,
+)
 
 
 @admin.register(Business)
@@ -66,3 +74,8 @@ class ImportRecordAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    list_display = ("name", "params", "created_by", "created_at")
