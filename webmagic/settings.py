@@ -248,6 +248,12 @@ BOUNCE_PAUSE_RATE = env_float("BOUNCE_PAUSE_RATE", 0.05)
 COMPLAINT_PAUSE_RATE = env_float("COMPLAINT_PAUSE_RATE", 0.001)
 SMS_QUIET_START = env_int("SMS_QUIET_START", 21)
 SMS_QUIET_END = env_int("SMS_QUIET_END", 8)
+# Who the first text to a lead says it is from ("WebMagic: … Reply STOP to opt out.").
+SMS_SENDER_NAME = env_str("SMS_SENDER_NAME", "WebMagic")
+# The deliverability guard judges a campaign's rates only after this many sent messages.
+DELIVERABILITY_MIN_SAMPLE = env_int("DELIVERABILITY_MIN_SAMPLE", 100)
+# Messages per django-q2 sending task.
+CAMPAIGN_CHUNK_SIZE = env_int("CAMPAIGN_CHUNK_SIZE", 250)
 # How long an inbox event whose Message is not known yet keeps being retried.
 INBOX_UNMATCHED_RETRY_MINUTES = env_int("INBOX_UNMATCHED_RETRY_MINUTES", 30)
 
