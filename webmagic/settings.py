@@ -238,6 +238,8 @@ SETUP_FEE_CENTS = env_int("SETUP_FEE_CENTS", 40000)
 MONTHLY_PRICE_CENTS = env_int("MONTHLY_PRICE_CENTS", 9700)
 PRICE_CURRENCY = env_choice("PRICE_CURRENCY", "USD", {"USD", "GTQ"})
 CHECKOUT_ABANDON_MINUTES = env_int("CHECKOUT_ABANDON_MINUTES", 1440)
+CHECKOUT_REMINDER_EMAIL = env_bool("CHECKOUT_REMINDER_EMAIL", False)
+PURCHASE_RATE_LIMIT = env_int("PURCHASE_RATE_LIMIT", 10)
 CANCELLED_SITE_STATUS = env_choice("CANCELLED_SITE_STATUS", "suspended", {"suspended", "cancelled"})
 
 # --- Outreach and scoring -------------------------------------------------------------------
