@@ -6,4 +6,6 @@ app_name = "sites"
 
 urlpatterns = [
     path("p/<slug:slug>/", views.preview, name="preview"),
+    path("p/<slug:slug>/claim/", views.claim, name="claim"),
+    path("admin/crm/sites/generate/", views.generate, name="generate"),
 ]
