@@ -379,3 +379,20 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class LeadTally(models.Model):
+    """Lead counts per status value, maintained by database triggers on crm_business.
+
+    Every statement that inserts, updates or deletes leads appends delta rows here (no row
+    is ever updated in place, so concurrent status changes never wait on a hot counter);
+    reading sums them, and `crm.tallies.tally_compact` folds them up every minute. Tracked
+    fields: TALLIED_FIELDS in crm/tallies.py.
+    """
+
+    field = models.CharField(max_length=40)
+    value = models.CharField(max_length=40)
+    delta = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.field}={self.value}: {self.delta:+d}"
