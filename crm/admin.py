@@ -9,6 +9,7 @@ from crm.models import (
     ImportBatch,
     ImportRecord,
     LeadEvent,
+    LeadTally,
     ProviderEvent,
     SavedView,
 )
@@ -79,3 +80,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
 @admin.register(SavedView)
 class SavedViewAdmin(admin.ModelAdmin):
     list_display = ("name", "params", "created_by", "created_at")
+
+
+@admin.register(LeadTally)
+class LeadTallyAdmin(admin.ModelAdmin):
+    """Maintained by database triggers; shown for inspection only."""
+
+    list_display = ("field", "value", "delta")
+    list_filter = ("field",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
