@@ -1,0 +1,180 @@
+"""Tracked links, the Replies list and staff SMS answers."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from campaigns import lifecycle as msg
+from campaigns.models import Direction, Message
+from campaigns.replies import sms_reply_send
+from crm.lifecycle import business_advance, lead_event_add
+from crm.models import Business, ContactStatus, EventSource, LeadEventKind
+from crm.permissions import editor_required, is_staff, staff_required
+from sites.models import Site
+
+# Link checkers, crawlers and mail scanners follow links too; they are not the prospect.
+BOT_UA = re.compile(
+    r"bot|crawl|spider|slurp|preview|facebookexternalhit|curl|wget|python-requests|"
+    r"python-urllib|httpclient|headless|scanner|safelinks|proofpoint|mimecast|barracuda|"
+    r"monitor|validator|java/|go-http-client|okhttp",
+    re.IGNORECASE,
+)
+REPLY_PAGE = 100
+SMS_REPLY_MAX = 1600
+
+
+def is_bot(request: HttpRequest) -> bool:
+    agent = request.headers.get("User-Agent", "")
+    return not agent or bool(BOT_UA.search(agent))
+
+
+def _click_target(message: Message) -> Site | None:
+    if message.site_id:
+        return message.site
+    return (
+        Site.objects.filter(business_id=message.business_id)
+        .exclude(status="archived")
+        .order_by("-created_at")
+        .first()
+    )
+
+
+@require_GET  # HEAD is allowed by require_GET and never counts
+def track_click(request: HttpRequest, token: str) -> HttpResponse:
+    """A tracked link from a message: count the click, then show the preview site."""
+    message = (
+        Message.objects.select_related("site")
+        .filter(token=token, direction=Direction.OUTBOUND)
+        .first()
+    )
+    if message is None:
+        raise Http404("unknown link")
+    site = _click_target(message)
+    if site is None:
+        raise Http404("no preview site for this link")
+    counts = request.method == "GET" and not is_bot(request) and not is_staff(request.user)
+    if counts:
+        at = timezone.now()
+        with transaction.atomic():
+            msg.message_mark_clicked(message=message, at=at)
+            lead_event_add(
+                business=message.business_id,
+                kind=LeadEventKind.CLICKED,
+                source=EventSource.PUBLIC,
+                summary=f"Opened the preview site /p/{site.slug}/ from the message link",
+                at=at,
+                data={"channel": message.channel, "path": f"/p/{site.slug}/"},
+                message=message,
+                site=site,
+            )
+            business_advance(
+                business=message.business_id,
+                to=ContactStatus.CLICKED,
+                source=EventSource.PUBLIC,
+                at=at,
+                message=message,
+                site=site,
+            )
+    response = HttpResponseRedirect(reverse("sites:preview", args=[site.slug]))
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_required
+@require_GET
+def reply_list(request: HttpRequest) -> HttpResponse:
+    """Inbound replies: the unread ones newest first, then recently read ones."""
+    base = Message.objects.filter(direction=Direction.INBOUND).select_related(
+        "business", "in_reply_to"
+    )
+    unread = list(base.filter(read_at__isnull=True).order_by("-created_at", "-pk")[:REPLY_PAGE])
+    recent = list(base.filter(read_at__isnull=False).order_by("-created_at", "-pk")[:20])
+    return render(
+        request,
+        "campaigns/reply_list.html",
+        {"unread": unread, "recent": recent, "unread_ids": [m.pk for m in unread]},
+    )
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    nxt = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        return nxt
+    return default
+
+
+@staff_required
+@require_POST
+def reply_mark_read(request: HttpRequest) -> HttpResponse:
+    """Mark the listed replies read (only those the reader saw, never ones that arrived
+    since the page was rendered)."""
+    try:
+        ids = [int(x) for x in request.POST.getlist("ids")]
+    except ValueError:
+        return HttpResponse("ids must be integers", status=400)
+    now = timezone.now()
+    marked = 0
+    for pk in ids[:1000]:
+        marked += msg.message_mark_read(message=pk, at=now)
+    if not request.htmx:
+        messages.success(request, f"{marked} repl{'y' if marked == 1 else 'ies'} marked read.")
+    return redirect(_safe_next(request, reverse("campaigns:reply-list")))
+
+
+@editor_required
+@require_POST
+def sms_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff answer a lead by SMS (the one sending path: opt-outs, suppression, quiet hours)."""
+    business = get_object_or_404(Business, pk=pk)
+    body = (request.POST.get("body") or "").strip()
+    error = ""
+    if not body:
+        error = "Write a message first."
+    elif len(body) > SMS_REPLY_MAX:
+        error = f"An SMS answer is at most {SMS_REPLY_MAX} characters."
+    else:
+        try:
+            sent = sms_reply_send(business=business, body=body, actor=request.user)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        except Exception as exc:  # the sender's refusal (SendRefused, SmsSendError) says why
+            if type(exc).__name__ not in {"SendRefused", "SmsSendError"}:
+                raise
+            error = str(exc) or type(exc).__name__
+        else:
+            if sent.status == "failed":
+                error = f"The SMS could not be sent: {sent.error}"
+            elif sent.status == "cancelled":
+                error = f"The SMS was not sent: {sent.error}"
+    if not error:  # answering a lead means its replies were read
+        unread = Message.objects.filter(
+            business=business, direction=Direction.INBOUND, read_at__isnull=True
+        ).values_list("pk", flat=True)
+        for reply_pk in list(unread):
+            msg.message_mark_read(message=reply_pk)
+    default = business.get_absolute_url()
+    if request.htmx:
+        response = render(
+            request,
+            "campaigns/sms_reply_form.html",
+            {"business": business, "sms_error": error, "sms_sent": not error, "sms_body": body},
+        )
+        if not error:
+            response["HX-Trigger"] = "sms-reply-sent"
+        return response
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "SMS sent.")
+    return redirect(_safe_next(request, default))

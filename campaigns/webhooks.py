@@ -1,0 +1,199 @@
+"""Twilio webhooks: SMS status callbacks and inbound SMS.
+
+Both views check `X-Twilio-Signature` with twilio's own RequestValidator against the URL
+Twilio called, rebuilt from PUBLIC_BASE_URL (behind a TLS-terminating proxy the request
+Django sees is http://internal-host/…, which is not what Twilio signed). A missing or bad
+signature, or no TWILIO_AUTH_TOKEN configured, is a 403 and changes nothing.
+
+A valid request is stored in the inbox (committed) and then applied; the answer is an empty
+TwiML document, so Twilio sends nothing back on our behalf (its Advanced Opt-Out answers
+STOP/START/HELP itself). Dedupe keys: status `MessageSid:MessageStatus`, inbound `MessageSid`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+
+from campaigns import lifecycle as msg
+from campaigns.models import Message, SuppressionKind
+from campaigns.suppression import suppression_add
+from crm import inbox
+from crm.lifecycle import business_advance, business_opt_out, lead_event_add
+from crm.models import ContactStatus, EventSource, LeadEventKind, Provider, ProviderEvent
+
+logger = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# Twilio error codes (https://www.twilio.com/docs/api/errors).
+OPTED_OUT = "21610"  # the recipient replied STOP: Twilio refuses to text them
+UNREACHABLE = {"30005", "30006"}  # unknown / non-existent number; landline or unreachable
+SENT_STATES = {"sent"}
+FAILED_STATES = {"failed", "undelivered"}
+IGNORED_STATES = {"queued", "accepted", "scheduled", "sending", "read", "canceled", "receiving"}
+
+
+def public_url(request: HttpRequest) -> str:
+    """The URL Twilio requested, as the public sees it."""
+    return settings.PUBLIC_BASE_URL + request.get_full_path()
+
+
+def signature_valid(request: HttpRequest) -> bool:
+    token = settings.TWILIO_AUTH_TOKEN
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not token:
+        logger.error("Twilio webhook refused: TWILIO_AUTH_TOKEN is not set")
+        return False
+    if not signature:
+        return False
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    return RequestValidator(token).validate(
+        public_url(request), request.POST, signature, algorithm=algorithm
+    )
+
+
+def twiml(status: int = 200) -> HttpResponse:
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml", status=status)
+
+
+def _params(request: HttpRequest) -> dict[str, Any]:
+    return {key: values[-1] if len(values) == 1 else values for key, values in request.POST.lists()}
+
+
+def dlr_time(raw: str | None) -> datetime | None:
+    """Twilio's RawDlrDoneDate (YYMMDDhhmm, UTC): when the carrier reported the outcome."""
+    if not raw or len(raw) != 10 or not raw.isdigit():
+        return None
+    try:
+        return datetime.strptime(raw, "%y%m%d%H%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    if not signature_valid(request):
+        return HttpResponseForbidden("invalid Twilio signature")
+    params = _params(request)
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
+    if not sid or not status:
+        return HttpResponseBadRequest("MessageSid and MessageStatus are required")
+    inbox.record_and_process(
+        Provider.TWILIO,
+        f"{sid}:{status}",
+        f"status:{status}",
+        {"kind": "status", **params},
+        occurred_at=dlr_time(params.get("RawDlrDoneDate")),
+    )
+    return twiml()
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    if not signature_valid(request):
+        return HttpResponseForbidden("invalid Twilio signature")
+    params = _params(request)
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    if not sid or not params.get("From"):
+        return HttpResponseBadRequest("MessageSid and From are required")
+    inbox.record_and_process(Provider.TWILIO, sid, "inbound", {"kind": "inbound", **params})
+    return twiml()
+
+
+# --- the handler ----------------------------------------------------------------------------
+
+
+def apply_twilio_event(event: ProviderEvent) -> None:
+    kind = (event.payload or {}).get("kind")
+    if kind == "status":
+        apply_status(event)
+    elif kind == "inbound":
+        from campaigns import replies
+
+        replies.sms_inbound_apply(event)
+    else:
+        raise inbox.Ignored(f"unknown Twilio payload kind {kind!r}")
+
+
+def apply_status(event: ProviderEvent) -> None:
+    p = event.payload
+    sid = p.get("MessageSid") or p.get("SmsSid")
+    status = (p.get("MessageStatus") or p.get("SmsStatus") or "").lower()
+    if status in IGNORED_STATES:
+        raise inbox.Ignored(f"status {status!r} changes nothing")
+    if status not in SENT_STATES | FAILED_STATES | {"delivered"}:
+        raise inbox.Ignored(f"unknown Twilio status {status!r}")
+    message = (
+        Message.objects.filter(provider_message_id=sid)
+        .only("pk", "business_id", "to_address")
+        .first()
+    )
+    if message is None:
+        raise inbox.Unmatched(f"no message with sid {sid!r} (yet)")
+    ProviderEvent.objects.filter(pk=event.pk, business__isnull=True).update(
+        business_id=message.business_id
+    )
+    at = event.occurred_at or event.received_at
+    src = EventSource.PROVIDER
+    links = {"message": message, "provider_event": event}
+
+    def timeline(kind: str, summary: str, **data: Any) -> None:
+        lead_event_add(
+            business=message.business_id,
+            kind=kind,
+            source=src,
+            summary=summary,
+            at=at,
+            data={"provider": "twilio", "status": status, **data},
+            **links,
+        )
+
+    if status == "sent":
+        msg.message_mark_provider_sent(message=message, at=at)
+        timeline(LeadEventKind.MESSAGE_SENT, "SMS sent by Twilio")
+        business_advance(business=message.business_id, to=ContactStatus.TEXTED, source=src, at=at)
+    elif status == "delivered":
+        msg.message_mark_delivered(message=message, at=at)
+        timeline(LeadEventKind.MESSAGE_DELIVERED, f"SMS delivered to {message.to_address}")
+        business_advance(business=message.business_id, to=ContactStatus.TEXTED, source=src, at=at)
+    else:
+        code = str(p.get("ErrorCode") or "")
+        reason = f"{status}" + (f" (ErrorCode {code})" if code else "")
+        msg.message_mark_failed(message=message, at=at, reason=reason)
+        timeline(LeadEventKind.MESSAGE_FAILED, f"SMS {reason}", error_code=code)
+        phone = p.get("To") or message.to_address
+        if code == OPTED_OUT:
+            suppression_add(
+                kind=SuppressionKind.PHONE, value=phone, reason="sms_stop", source="twilio"
+            )
+            business_opt_out(
+                business=message.business_id,
+                channel="sms",
+                source=src,
+                reason="Twilio 21610: recipient opted out",
+                at=at,
+                **links,
+            )
+        elif code in UNREACHABLE and suppression_add(
+            kind=SuppressionKind.PHONE, value=phone, reason="unreachable", source="twilio"
+        ):
+            timeline(
+                LeadEventKind.PROVIDER_EVENT,
+                f"Phone {phone} marked unreachable (Twilio {code})",
+                error_code=code,
+            )
