@@ -7,6 +7,7 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from campaigns import receivers
+        from campaigns import events, receivers
 
         receivers.connect()
+        events.connect()
