@@ -1,6 +1,41 @@
+"""Pages that compose every app: the home redirect, the health check and the staff
+dashboard (pipeline funnel + revenue), which needs sites, campaigns and billing rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from billing.models import Subscription, SubscriptionState
+from billing.queries import format_money, mrr_by_currency, revenue_by_currency
+from campaigns.models import Direction, Message
+from crm.lifecycle import statuses_reached
+from crm.models import Business, WebsiteStatus
+from crm.permissions import staff_required
+from crm.queries import recent_activity
+from sites.models import Site
+
+PERIODS = {
+    "week": ("This week", 7),
+    "month": ("This month", 30),
+    "90d": ("90 days", 90),
+    "all": ("All time", None),
+}
+DEFAULT_PERIOD = "month"
+SITE_GENERATED = [
+    WebsiteStatus.GENERATED,
+    WebsiteStatus.DEPLOYED,
+    WebsiteStatus.SOLD,
+    WebsiteStatus.ARCHIVED,
+]
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -11,3 +46,109 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
+
+
+@dataclass
+class FunnelStage:
+    key: str
+    label: str
+    count: int
+    previous: int | None = None
+
+    @property
+    def conversion(self) -> float | None:
+        if self.previous is None:
+            return None
+        return 100 * self.count / self.previous if self.previous else 0.0
+
+
+def _distinct_businesses(qs) -> int:
+    return qs.exclude(business__isnull=True).values("business").distinct().count()
+
+
+def funnel_stages(since: datetime | None = None) -> list[FunnelStage]:
+    """DESIGN.md's eight stages. All time: leads that reached each stage
+    (furthest_contact_status); a period counts each stage by its own time (created,
+    site created, message sent / opened / clicked / replied, purchase, subscription start)."""
+    q_score = Q(qualification_score__gte=settings.QUALIFIED_SCORE)
+
+    def reached(stage: str) -> Q:
+        return Q(furthest_contact_status__in=statuses_reached(stage))
+
+    if since is None:
+        counts = Business.objects.aggregate(
+            scraped=Count("id"),
+            qualified=Count("id", filter=q_score),
+            site_generated=Count("id", filter=Q(website_status__in=SITE_GENERATED)),
+            contacted=Count("id", filter=reached("emailed")),
+            engaged=Count("id", filter=reached("opened")),
+            replied=Count("id", filter=reached("replied")),
+            purchased=Count("id", filter=Q(furthest_contact_status="purchased")),
+        )
+        counts["subscribed"] = _distinct_businesses(
+            Site.objects.filter(subscriptions__status=SubscriptionState.ACTIVE)
+        )
+    else:
+        created = Business.objects.filter(created_at__gte=since).aggregate(
+            scraped=Count("id"), qualified=Count("id", filter=q_score)
+        )
+        outbound = Message.objects.filter(direction=Direction.OUTBOUND)
+        counts = {
+            **created,
+            "site_generated": _distinct_businesses(Site.objects.filter(created_at__gte=since)),
+            "contacted": _distinct_businesses(outbound.filter(sent_at__gte=since)),
+            "engaged": _distinct_businesses(
+                outbound.filter(Q(opened_at__gte=since) | Q(clicked_at__gte=since))
+            ),
+            "replied": _distinct_businesses(outbound.filter(replied_at__gte=since)),
+            "purchased": _distinct_businesses(Site.objects.filter(purchased_at__gte=since)),
+            "subscribed": Subscription.objects.filter(
+                status=SubscriptionState.ACTIVE, started_at__gte=since
+            )
+            .exclude(site__business__isnull=True)
+            .values("site__business")
+            .distinct()
+            .count(),
+        }
+    labels = [
+        ("scraped", "Scraped"),
+        ("qualified", "Qualified"),
+        ("site_generated", "Site generated"),
+        ("contacted", "Contacted"),
+        ("engaged", "Opened / clicked"),
+        ("replied", "Replied"),
+        ("purchased", "Purchased"),
+        ("subscribed", "Active subscription"),
+    ]
+    stages: list[FunnelStage] = []
+    for key, label in labels:
+        previous = stages[-1].count if stages else None
+        stages.append(FunnelStage(key, label, counts.get(key) or 0, previous))
+    return stages
+
+
+@staff_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    period = request.GET.get("period", DEFAULT_PERIOD)
+    if period not in PERIODS:
+        period = DEFAULT_PERIOD
+    days = PERIODS[period][1]
+    since = timezone.now() - timedelta(days=days) if days else None
+    stages = funnel_stages(since)
+    revenue = revenue_by_currency(since=since)
+    mrr = mrr_by_currency()
+    return render(
+        request,
+        "crm/dashboard.html",
+        {
+            "period": period,
+            "periods": [(key, label) for key, (label, _) in PERIODS.items()],
+            "period_label": PERIODS[period][0],
+            "stages": stages,
+            "top": stages[0].count if stages else 0,
+            "revenue": [format_money(c, cur) for cur, c in revenue.items()] or ["$0.00"],
+            "mrr": [format_money(c, cur) for cur, c in mrr.items()] or ["$0.00"],
+            "recent": recent_activity(),
+        },
+    )

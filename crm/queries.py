@@ -1,0 +1,351 @@
+"""Reads behind the staff lead pages: keyset pagination, capped counts, pipeline columns.
+
+Speed at a million leads decides the design:
+- pages are keyset pages (`WHERE (sort, id) < (last row)`), never deep OFFSET scans;
+- the total is an exact count only up to COUNT_CAP, computed in the same query as the
+  rows (a scalar subquery over `LIMIT COUNT_CAP + 1`), so a table fragment is one query;
+  above the cap, PostgreSQL's planner estimate is shown, labelled as an estimate.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from crm.models import Business, ContactStatus, LeadEvent
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000
+
+# sort key in the URL → (model field, nullable). The URL says `score` or `-score`.
+SORTS: dict[str, tuple[str, bool]] = {
+    "name": ("name", False),
+    "city": ("city", False),
+    "score": ("qualification_score", False),
+    "rating": ("rating", True),
+    "status": ("contact_status", False),
+    "contacted": ("last_contacted_at", True),
+    "created": ("created_at", False),
+}
+DEFAULT_SORT = "-created"
+
+# The columns one table row needs; values() dicts render faster than model instances.
+ROW_FIELDS = (
+    "id",
+    "name",
+    "city",
+    "state",
+    "category",
+    "phone",
+    "email",
+    "qualification_score",
+    "rating",
+    "review_count",
+    "contact_status",
+    "website_status",
+    "last_contacted_at",
+    "created_at",
+    "do_not_contact_at",
+    "owner__username",
+)
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that was not produced by this module."""
+
+
+def sort_parse(value: str | None) -> tuple[str, str, bool, bool]:
+    """`-score` → (key "score", field, descending, nullable). Unknown keys fall back to the
+    default sort (a stale bookmark should still open)."""
+    value = (value or DEFAULT_SORT).strip()
+    desc = value.startswith("-")
+    key = value.lstrip("-")
+    if key not in SORTS:
+        return sort_parse(DEFAULT_SORT)
+    field_name, nullable = SORTS[key]
+    return key, field_name, desc, nullable
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def cursor_encode(value: Any, pk: int) -> str:
+    raw = json.dumps([_encode_value(value), pk], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str, field_name: str) -> tuple[Any, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        pk = int(pk)
+        if value is None:
+            return None, pk
+        if field_name.endswith("_at"):
+            parsed = parse_datetime(value)
+            if parsed is None:
+                raise ValueError(value)
+            return parsed, pk
+        if field_name == "rating":
+            return Decimal(str(value)), pk
+        if field_name == "qualification_score":
+            return int(value), pk
+        return str(value), pk
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise BadCursor("That page link is not valid any more; start from the first page.") from exc
+
+
+def _after(field_name: str, value: Any, pk: int, desc: bool, nullable: bool) -> Q:
+    """Rows strictly after (value, pk) in the order `field desc|asc, id desc|asc, nulls last`."""
+    op = "lt" if desc else "gt"
+    if nullable and value is None:
+        # Inside the trailing NULL block only the id decides.
+        return Q(**{f"{field_name}__isnull": True, f"pk__{op}": pk})
+    q = Q(**{f"{field_name}__{op}": value}) | Q(**{field_name: value, f"pk__{op}": pk})
+    if nullable:
+        q |= Q(**{f"{field_name}__isnull": True})
+    return q
+
+
+def _order(field_name: str, desc: bool, nullable: bool) -> list:
+    if nullable:
+        expr = F(field_name).desc(nulls_last=True) if desc else F(field_name).asc(nulls_last=True)
+    else:
+        expr = F(field_name).desc() if desc else F(field_name).asc()
+    return [expr, F("pk").desc() if desc else F("pk").asc()]
+
+
+@dataclass
+class LeadPage:
+    rows: list[dict[str, Any]]
+    sort: str
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    total: int | None = None
+    total_is_estimate: bool = False
+    total_capped: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_label(self) -> str:
+        if self.total is None:
+            return ""
+        if self.total_is_estimate:
+            return f"about {self.total:,}"
+        if self.total_capped:
+            return f"more than {COUNT_CAP:,}"
+        return f"{self.total:,}"
+
+
+def _capped_count_sql(qs: QuerySet) -> tuple[str, tuple]:
+    inner = qs.order_by().values("pk")[: COUNT_CAP + 1]
+    sql, params = inner.query.sql_with_params()
+    return f"SELECT COUNT(*) FROM ({sql}) AS capped", tuple(params)
+
+
+def lead_count_estimate(qs: QuerySet) -> int | None:
+    """The planner's row estimate for a filtered queryset (PostgreSQL), or None."""
+    if connection.vendor != "postgresql":
+        return None
+    sql, params = qs.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def lead_page(
+    qs: QuerySet,
+    *,
+    sort: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    size: int = PAGE_SIZE,
+    with_count: bool = True,
+) -> LeadPage:
+    """One keyset page of `qs` as row dicts (ROW_FIELDS). With `with_count`, the capped
+    total rides on the same query; above the cap the planner's estimate is fetched.
+
+    `after` moves forward from a cursor, `before` moves back; raises BadCursor for junk."""
+    key, field_name, desc, nullable = sort_parse(sort)
+    sort_value = f"-{key}" if desc else key
+    base = qs
+    page_qs = qs
+    backwards = bool(before) and not after
+    if after:
+        value, pk = cursor_decode(after, field_name)
+        page_qs = page_qs.filter(_after(field_name, value, pk, desc, nullable))
+    elif before:
+        value, pk = cursor_decode(before, field_name)
+        # Walk the reversed order from the cursor, then flip the rows back.
+        page_qs = page_qs.filter(_before(field_name, value, pk, desc, nullable))
+    order = _order(field_name, not desc if backwards else desc, nullable)
+    if backwards and nullable:
+        # Reversed "nulls last" is "nulls first".
+        order[0] = (
+            F(field_name).asc(nulls_first=True) if desc else F(field_name).desc(nulls_first=True)
+        )
+    fields = list(ROW_FIELDS)
+    if field_name not in fields:
+        fields.append(field_name)
+    page_qs = page_qs.order_by(*order)
+    if with_count:
+        count_sql, count_params = _capped_count_sql(base)
+        # The SQL is Django-compiled from the queryset; values stay bound parameters.
+        page_qs = page_qs.annotate(_total=RawSQL(count_sql, count_params))  # noqa: S611
+        fields.append("_total")
+    rows = list(page_qs.values(*fields)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    total = rows[0]["_total"] if (with_count and rows) else (0 if with_count else None)
+    if with_count and not rows and (after or before):
+        total = None  # an empty page past the end says nothing about the total
+    page = LeadPage(rows=rows, sort=sort_value, total=total)
+    if rows:
+        first, last = rows[0], rows[-1]
+        has_next = more if not backwards else True
+        has_prev = (bool(after) or (backwards and more)) if not backwards else more
+        if has_next:
+            page.next_cursor = cursor_encode(last[field_name], last["id"])
+        if has_prev:
+            page.prev_cursor = cursor_encode(first[field_name], first["id"])
+    if total is not None and total > COUNT_CAP:
+        page.total_capped = True
+        estimate = lead_count_estimate(base)
+        if estimate is not None:
+            page.total = max(estimate, COUNT_CAP + 1)
+            page.total_is_estimate = True
+    return page
+
+
+def _before(field_name: str, value: Any, pk: int, desc: bool, nullable: bool) -> Q:
+    """Rows strictly before (value, pk) in the page order (nulls last)."""
+    op = "gt" if desc else "lt"
+    if nullable and value is None:
+        return Q(**{f"{field_name}__isnull": False}) | Q(
+            **{f"{field_name}__isnull": True, f"pk__{op}": pk}
+        )
+    return Q(**{f"{field_name}__{op}": value}) | Q(**{field_name: value, f"pk__{op}": pk})
+
+
+def lead_capped_count(qs: QuerySet) -> tuple[int, bool]:
+    """(count, capped): an exact count up to COUNT_CAP, else (COUNT_CAP + 1, True)."""
+    sql, params = _capped_count_sql(qs)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        n = cursor.fetchone()[0]
+    return n, n > COUNT_CAP
+
+
+# --- Pipeline -------------------------------------------------------------------------------
+
+PIPELINE_STAGES = [
+    ContactStatus.PENDING,
+    ContactStatus.EMAILED,
+    ContactStatus.TEXTED,
+    ContactStatus.OPENED,
+    ContactStatus.CLICKED,
+    ContactStatus.REPLIED,
+    ContactStatus.INTERESTED,
+    ContactStatus.PURCHASED,
+    ContactStatus.UNSUBSCRIBED,
+    ContactStatus.BOUNCED,
+]
+STALL_DAYS = 14
+
+
+@dataclass
+class PipelineColumn:
+    status: str
+    label: str
+    count: int
+    stalled: int
+    oldest_since: datetime | None
+    leads: list[dict[str, Any]]
+
+
+def pipeline_columns(qs: QuerySet | None = None, *, top: int = 5) -> list[PipelineColumn]:
+    """One column per contact stage: count, leads sitting there longer than STALL_DAYS, and
+    the leads waiting longest. Time in stage is from contact_status_changed_at, which the
+    lifecycle writes in the same transaction as the timeline's status event."""
+    qs = qs if qs is not None else Business.objects.all()
+    stall_before = timezone.now() - timedelta(days=STALL_DAYS)
+    stats = {
+        row["contact_status"]: row
+        for row in qs.order_by()
+        .values("contact_status")
+        .annotate(
+            n=Count("id"),
+            stalled=Count("id", filter=Q(contact_status_changed_at__lt=stall_before)),
+            oldest=Min("contact_status_changed_at"),
+        )
+    }
+    columns = []
+    labels = dict(ContactStatus.choices)
+    for status in PIPELINE_STAGES:
+        row = stats.get(status, {})
+        leads = []
+        if row.get("n"):
+            leads = list(
+                qs.filter(contact_status=status)
+                .order_by("contact_status_changed_at", "id")
+                .values("id", "name", "city", "qualification_score", "contact_status_changed_at")[
+                    :top
+                ]
+            )
+        columns.append(
+            PipelineColumn(
+                status=status,
+                label=labels[status],
+                count=row.get("n", 0),
+                stalled=row.get("stalled", 0),
+                oldest_since=row.get("oldest"),
+                leads=leads,
+            )
+        )
+    return columns
+
+
+def lead_timeline(business: Business, *, limit: int = 200) -> list[LeadEvent]:
+    """The lead's timeline, newest first, with the acting user."""
+    return list(
+        LeadEvent.objects.filter(business=business)
+        .select_related("actor")
+        .order_by("-at", "-id")[:limit]
+    )
+
+
+def recent_activity(*, limit: int = 15) -> list[LeadEvent]:
+    return list(
+        LeadEvent.objects.select_related("business", "actor")
+        .only(
+            "id",
+            "kind",
+            "at",
+            "source",
+            "summary",
+            "business__id",
+            "business__name",
+            "actor__username",
+        )
+        .order_by("-at", "-id")[:limit]
+    )
