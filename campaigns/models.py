@@ -38,6 +38,11 @@ class Campaign(models.Model):
     scheduled_at = models.DateTimeField(null=True, blank=True)
     send_rate_per_minute = models.PositiveIntegerField(default=30)
     daily_cap = models.PositiveIntegerField(default=1000)
+    # Follow-up steps: [{"after_days": 3, "subject": "…", "body": "…"}, …] (step 2, 3, …),
+    # sent to leads that neither replied nor clicked.
+    followups = models.JSONField(default=list, blank=True)
+    # Messages due up to this time have been handed to workers (campaigns.tasks).
+    dispatched_until = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

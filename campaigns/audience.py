@@ -1,0 +1,227 @@
+"""A campaign's audience: the lead FilterSet over the frozen query string (or the explicit
+selection of ids), minus the leads that must not get it, each exclusion with its reason.
+
+Everything here is set-based: the reason of every lead is one CASE expression, so the
+preview counts all reasons in a single GROUP BY and the start inserts the eligible rows
+with one INSERT … SELECT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Lower, NullIf, StrIndex, Substr
+from django.http import QueryDict
+from django.utils import timezone
+
+from campaigns.models import Campaign, Channel, Message, Suppression, SuppressionKind
+from campaigns.sending import REASONS
+from crm.filters import FILTER_NAMES, lead_filterset
+from crm.models import Business, ContactStatus
+from sites.models import Site, SiteStatus
+
+
+class AudienceError(ValueError):
+    """The filter parameters are invalid; `errors` maps each bad parameter to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+
+
+def audience_query_from(params) -> str:
+    """The FilterSet parameters of `params` as a canonical query string (what is frozen)."""
+    getlist = (
+        params.getlist
+        if hasattr(params, "getlist")
+        else lambda k: _as_list(params.get(k))  # a plain dict, e.g. the API's `filters`
+    )
+    pairs = []
+    for name in FILTER_NAMES:
+        for value in getlist(name):
+            if value not in ("", None):
+                pairs.append((name, str(value)))
+    return urlencode(pairs)
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def audience_base(
+    *, audience_query: str = "", audience_ids: list[int] | None = None, user=None
+) -> QuerySet[Business]:
+    """The leads the staff chose, before exclusions. Raises AudienceError on bad filters."""
+    if audience_ids:
+        return Business.objects.filter(pk__in=[int(i) for i in audience_ids])
+    filterset = lead_filterset(QueryDict(audience_query), user=user)
+    if not filterset.is_valid():
+        raise AudienceError({k: [str(e) for e in v] for k, v in filterset.errors.items()})
+    return filterset.qs
+
+
+def _email_domain():
+    return Lower(Substr("email", StrIndex("email", Value("@")) + 1))
+
+
+def sms_address_expression():
+    """The number a text goes to: the normalised phone, or the raw one."""
+    return Coalesce(NullIf(F("phone_normalized"), Value("")), F("phone"))
+
+
+def site_subquery():
+    """The lead's current site (newest that is not archived): the preview the pitch links."""
+    return Subquery(
+        Site.objects.filter(business_id=OuterRef("pk"))
+        .exclude(status=SiteStatus.ARCHIVED)
+        .order_by("-created_at", "-pk")
+        .values("pk")[:1]
+    )
+
+
+def exclusion_reason_expression(
+    *, channel: str, campaign: Campaign | None = None, now: datetime | None = None
+) -> Case:
+    """One CASE giving each lead its first exclusion reason, or NULL when it is eligible.
+    The order is REASONS's order; `refusal_reason` checks the same rules one lead at a time."""
+    now = now or timezone.now()
+    cooldown = now - timedelta(days=settings.CONTACT_COOLDOWN_DAYS)
+    whens: list[When] = []
+    if channel == Channel.EMAIL:
+        suppressed = Exists(
+            Suppression.objects.filter(kind=SuppressionKind.EMAIL, value=Lower(OuterRef("email")))
+        ) | Exists(
+            Suppression.objects.filter(kind=SuppressionKind.DOMAIN, value=OuterRef("email_domain_"))
+        )
+        whens += [
+            When(email="", then=Value("no_email")),
+            When(do_not_contact_at__isnull=False, then=Value("do_not_contact")),
+            When(suppressed, then=Value("suppressed")),
+            When(email_opt_out_at__isnull=False, then=Value("email_opted_out")),
+            When(
+                Q(email_bounced_at__isnull=False) | Q(contact_status=ContactStatus.BOUNCED),
+                then=Value("bounced"),
+            ),
+        ]
+    else:
+        suppressed = Exists(
+            Suppression.objects.filter(kind=SuppressionKind.PHONE, value=OuterRef("to_sms_"))
+        )
+        whens += [
+            When(phone="", then=Value("no_phone")),
+            When(do_not_contact_at__isnull=False, then=Value("do_not_contact")),
+            When(suppressed, then=Value("suppressed")),
+            When(sms_opt_out_at__isnull=False, then=Value("sms_opted_out")),
+            When(sms_consent_at__isnull=True, then=Value("no_sms_consent")),
+        ]
+    whens.append(
+        When(
+            Q(contact_status=ContactStatus.PURCHASED)
+            | Q(furthest_contact_status=ContactStatus.PURCHASED),
+            then=Value("purchased"),
+        )
+    )
+    whens.append(
+        When(
+            contact_status=ContactStatus.UNSUBSCRIBED,
+            then=Value("email_opted_out" if channel == Channel.EMAIL else "sms_opted_out"),
+        )
+    )
+    if campaign is not None and campaign.pk:
+        whens.append(
+            When(
+                Exists(Message.objects.filter(campaign_id=campaign.pk, business_id=OuterRef("pk"))),
+                then=Value("in_campaign"),
+            )
+        )
+    whens.append(When(last_contacted_at__gte=cooldown, then=Value("cooldown")))
+    return Case(*whens, default=Value(None), output_field=CharField())
+
+
+def with_reason(
+    qs: QuerySet[Business], *, channel: str, campaign: Campaign | None = None, now=None
+) -> QuerySet[Business]:
+    if channel == Channel.EMAIL:
+        qs = qs.annotate(email_domain_=_email_domain())
+    else:
+        qs = qs.annotate(to_sms_=sms_address_expression())
+    return qs.annotate(
+        exclusion=exclusion_reason_expression(channel=channel, campaign=campaign, now=now)
+    )
+
+
+def audience_eligible(*, campaign: Campaign, now: datetime | None = None, user=None):
+    """The leads that will get the campaign's first message (what start freezes)."""
+    base = audience_base(
+        audience_query=campaign.audience_query, audience_ids=campaign.audience_ids, user=user
+    )
+    return with_reason(base, channel=campaign.channel, campaign=campaign, now=now).filter(
+        exclusion__isnull=True
+    )
+
+
+@dataclass
+class AudiencePreview:
+    total: int
+    eligible: int
+    excluded: dict[str, int]
+    sample: list[Business] = field(default_factory=list)
+
+    @property
+    def excluded_total(self) -> int:
+        return sum(self.excluded.values())
+
+    def excluded_rows(self) -> list[dict]:
+        return [
+            {"reason": r, "label": REASONS[r], "count": self.excluded[r]}
+            for r in REASONS
+            if self.excluded.get(r)
+        ]
+
+
+def audience_preview(
+    *,
+    channel: str,
+    audience_query: str = "",
+    audience_ids: list[int] | None = None,
+    campaign: Campaign | None = None,
+    user=None,
+    sample_size: int = 10,
+    now: datetime | None = None,
+) -> AudiencePreview:
+    """How many leads will get it, how many are excluded and why, and a sample."""
+    base = audience_base(audience_query=audience_query, audience_ids=audience_ids, user=user)
+    annotated = with_reason(base, channel=channel, campaign=campaign, now=now)
+    counts = dict(
+        annotated.order_by()
+        .values_list("exclusion")
+        .annotate(n=Count("pk"))
+        .values_list("exclusion", "n")
+    )
+    eligible = counts.pop(None, 0)
+    sample = list(
+        annotated.filter(exclusion__isnull=True).order_by("-qualification_score", "pk")[
+            :sample_size
+        ]
+    )
+    return AudiencePreview(
+        total=eligible + sum(counts.values()), eligible=eligible, excluded=counts, sample=sample
+    )

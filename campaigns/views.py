@@ -1,0 +1,232 @@
+"""Campaign pages (builder with live audience preview, list, results) and the public
+unsubscribe page. Thin views: parse, call a service or a read, pick a template/fragment."""
+
+from __future__ import annotations
+
+from django.contrib import messages as flash
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from campaigns import services
+from campaigns.audience import AudienceError, audience_preview, audience_query_from
+from campaigns.forms import CampaignForm
+from campaigns.models import Campaign, CampaignStatus, Channel, Message, MessageStatus
+from campaigns.results import campaign_list_qs, campaign_recipients, campaign_results
+from campaigns.sending import REASONS, Rendered, render_message, unsubscribe_unsign
+from campaigns.suppression import suppression_add
+from crm.filters import lead_filterset
+from crm.lifecycle import business_opt_out
+from crm.models import Business, EventSource
+from crm.permissions import can_edit, editor_required, staff_required
+from sites.models import Site, SiteStatus
+
+
+def _ids(params) -> list[int]:
+    return sorted({int(v) for v in params.getlist("ids") if str(v).isdigit()})
+
+
+def _audience_from(params) -> tuple[str, list[int]]:
+    ids = _ids(params)
+    return ("", ids) if ids else (audience_query_from(params), [])
+
+
+def _sample_render(channel: str, subject: str, body: str, lead: Business | None) -> Rendered:
+    """The message one lead of the preview would get (nothing is saved)."""
+    lead = lead or Business(name="Sample Business", city="Austin", category="Plumber")
+    probe = Message(business=lead, channel=channel, token="preview")  # noqa: S106
+    if lead.pk:
+        probe.site = Site.objects.filter(business=lead).exclude(status=SiteStatus.ARCHIVED).first()
+    return render_message(probe, subject=subject, body=body, first_sms=True)
+
+
+def _preview_context(request: HttpRequest, params) -> dict:
+    channel = params.get("channel") or Channel.EMAIL
+    if channel not in Channel.values:
+        channel = Channel.EMAIL
+    query, ids = _audience_from(params)
+    try:
+        preview = audience_preview(
+            channel=channel, audience_query=query, audience_ids=ids, user=request.user
+        )
+    except AudienceError as exc:
+        return {"preview_errors": exc.errors, "channel": channel}
+    lead = preview.sample[0] if preview.sample else None
+    rendered = _sample_render(
+        channel,
+        params.get("subject_template", ""),
+        params.get("body_template", "") or "",
+        lead,
+    )
+    return {"preview": preview, "rendered": rendered, "sample_lead": lead, "channel": channel}
+
+
+@staff_required
+@vary_on_headers("HX-Request")
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(campaign_list_qs(), 50).get_page(request.GET.get("page"))
+    return render(request, "campaigns/campaign_list.html", {"page": page})
+
+
+@editor_required
+@require_http_methods(["GET", "POST"])
+def campaign_new(request: HttpRequest) -> HttpResponse:
+    params = request.POST if request.method == "POST" else request.GET
+    filterset = lead_filterset(params if request.method == "GET" else request.POST)
+    ids = _ids(params)
+    if request.method == "POST":
+        form = CampaignForm(request.POST)
+        query, ids = _audience_from(request.POST)
+        if not ids and not filterset.is_valid():
+            form.add_error(None, "Fix the audience filters first.")
+        if form.is_valid():
+            data = form.cleaned_data
+            action = request.POST.get("action", "start")
+            campaign = services.campaign_create(
+                name=data["name"],
+                channel=data["channel"],
+                audience_query=query,
+                audience_ids=ids,
+                subject_template=data["subject_template"],
+                body_template=data["body_template"],
+                scheduled_at=data["scheduled_at"],
+                send_rate_per_minute=data["send_rate_per_minute"],
+                daily_cap=data["daily_cap"],
+                followups=form.followups(),
+                created_by=request.user,
+                idempotency_key=request.POST.get("idempotency_key") or None,
+            )
+            if action == "test":
+                try:
+                    where = services.campaign_send_test(campaign=campaign, user=request.user)
+                    flash.success(request, f"Test sent to {where}. Saved as a draft.")
+                except services.CampaignError as exc:
+                    flash.error(request, str(exc))
+                return redirect("campaigns:campaign-detail", pk=campaign.pk)
+            if action == "draft":
+                flash.success(request, "Campaign saved as a draft.")
+                return redirect("campaigns:campaign-detail", pk=campaign.pk)
+            campaign = services.campaign_start(campaign=campaign)
+            flash.success(
+                request,
+                f"Campaign “{campaign.name}” "
+                + ("scheduled." if campaign.status == CampaignStatus.SCHEDULED else "started."),
+            )
+            return redirect("campaigns:campaign-detail", pk=campaign.pk)
+    else:
+        initial = {}
+        if request.GET.get("channel") in Channel.values:
+            initial["channel"] = request.GET["channel"]
+        form = CampaignForm(initial=initial)
+    preview_params = params.copy() if isinstance(params, QueryDict) else QueryDict(mutable=True)
+    if request.method == "GET":
+        for name in ("subject_template", "body_template"):
+            preview_params.setdefault(name, form.fields[name].initial or "")
+    context = {
+        "form": form,
+        "filterset": filterset,
+        "ids": ids,
+        "reasons": REASONS,
+        **_preview_context(request, preview_params),
+    }
+    return render(request, "campaigns/campaign_new.html", context)
+
+
+@editor_required
+@vary_on_headers("HX-Request")
+def campaign_preview(request: HttpRequest) -> HttpResponse:
+    """The audience-preview fragment, re-rendered by htmx as the builder's fields change."""
+    context = _preview_context(request, request.GET)
+    return render(request, "campaigns/campaign_new.html#audience-preview", context)
+
+
+@staff_required
+@vary_on_headers("HX-Request")
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.select_related("created_by"), pk=pk)
+    status = request.GET.get("status", "")
+    if status not in MessageStatus.values:
+        status = ""
+    page = Paginator(campaign_recipients(campaign, status=status), 100).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "campaign": campaign,
+        "results": campaign_results(campaign),
+        "page": page,
+        "status_filter": status,
+        "statuses": MessageStatus.choices,
+        "can_edit": can_edit(request.user),
+        "polling": campaign.status in (CampaignStatus.SENDING, CampaignStatus.SCHEDULED),
+    }
+    if request.htmx and request.GET.get("fragment") == "progress":
+        return render(request, "campaigns/campaign_detail.html#campaign-progress", context)
+    return render(request, "campaigns/campaign_detail.html", context)
+
+
+@editor_required
+@require_POST
+def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    done = False
+    if action == "start":
+        done = services.campaign_start(campaign=campaign).status != CampaignStatus.DRAFT
+    elif action == "pause":
+        done = services.campaign_pause(campaign=campaign)
+    elif action == "resume":
+        done = services.campaign_resume(campaign=campaign)
+    elif action == "cancel":
+        done = services.campaign_cancel(campaign=campaign)
+    else:
+        return HttpResponseBadRequest("unknown action")
+    if done:
+        flash.success(request, f"Campaign {action}: done.")
+    else:
+        flash.error(request, f"Cannot {action} a campaign that is {campaign.get_status_display()}.")
+    url = reverse("campaigns:campaign-detail", args=[pk])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+# --- public unsubscribe -----------------------------------------------------------------------
+
+
+@csrf_exempt  # RFC 8058 one-click: the mail client POSTs without our CSRF token
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    found = unsubscribe_unsign(token)
+    business = Business.objects.filter(pk=found[0]).first() if found else None
+    if business is None:
+        return render(request, "campaigns/unsubscribe_invalid.html", status=404)
+    channel = found[1]
+    if request.method == "GET":
+        return render(
+            request, "campaigns/unsubscribe.html", {"business": business, "channel": channel}
+        )
+    business_opt_out(
+        business=business,
+        channel=channel,
+        source=EventSource.PUBLIC,
+        reason="one-click unsubscribe"
+        if request.POST.get("List-Unsubscribe") == "One-Click"
+        else "unsubscribe link",
+    )
+    if channel == Channel.EMAIL and business.email:
+        suppression_add(kind="email", value=business.email, reason="unsubscribe", source="link")
+    elif channel == Channel.SMS and (business.phone_normalized or business.phone):
+        suppression_add(
+            kind="phone",
+            value=business.phone_normalized or business.phone,
+            reason="unsubscribe",
+            source="link",
+        )
+    return render(
+        request, "campaigns/unsubscribe_done.html", {"business": business, "channel": channel}
+    )
