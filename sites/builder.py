@@ -185,8 +185,12 @@ def _hours(value: Any) -> list[tuple[str, str]]:
         rows.append((_text(day, 40), _text(text, 100)))
 
     def order(row: tuple[str, str]) -> int:
-        day = row[0].lower()
-        return DAY_ORDER.index(day) if day in DAY_ORDER else len(DAY_ORDER)
+        # "Monday", "Mon", "Monday–Friday" sort by the day they start with.
+        label = row[0].lower()
+        for index, day in enumerate(DAY_ORDER):
+            if label.startswith(day[:3]):
+                return index
+        return len(DAY_ORDER)
 
     return sorted(rows, key=order)[:14]
 

@@ -15,6 +15,7 @@ from crm.lifecycle import business_advance_website, lead_event_add
 from crm.models import Business, EventSource, LeadEventKind, WebsiteStatus
 from crm.services import InvalidBusinessData, business_create, business_fields, business_match
 from sites.models import Site, SiteStatus
+from sites.queries import site_current_qs
 
 ORPHAN_SOURCE = "orphan_site"
 
@@ -87,6 +88,10 @@ def site_link_orphan(*, site: Site, actor=None) -> OrphanOutcome:
             site=site,
         )
         target = WEBSITE_STATUS_FOR_SITE.get(site.status)
+        if target == WebsiteStatus.ARCHIVED and (
+            site_current_qs().filter(business=business).exclude(pk=site.pk).exists()
+        ):
+            target = None  # an archived leftover never archives a lead that has a live site
         if target is not None:
             business_advance_website(
                 business=business,

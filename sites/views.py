@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from crm.filters import lead_filterset
 from crm.models import Business
@@ -39,7 +39,7 @@ def _public_site(request: HttpRequest, slug: str) -> Site | HttpResponse:
     return site
 
 
-@require_GET
+@require_safe
 def preview(request: HttpRequest, slug: str) -> HttpResponse:
     site = _public_site(request, slug)
     if isinstance(site, HttpResponse):
@@ -55,7 +55,7 @@ def _money(cents: int, currency: str) -> str:
     return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
 
 
-@require_GET
+@require_safe
 def claim(request: HttpRequest, slug: str) -> HttpResponse:
     site = _public_site(request, slug)
     if isinstance(site, HttpResponse):
