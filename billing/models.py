@@ -41,6 +41,8 @@ class Checkout(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     paid_at = models.DateTimeField(null=True, blank=True)
     abandoned_at = models.DateTimeField(null=True, blank=True)
+    # The one reminder email an abandoned checkout may get (never a second).
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status", "created_at"], name="checkout_status_created")]
@@ -83,7 +85,12 @@ class Subscription(models.Model):
     site = models.ForeignKey(
         "sites.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="subscriptions"
     )
+    # The checkout whose first payment created it (null for subscriptions made elsewhere).
+    checkout = models.ForeignKey(
+        Checkout, null=True, blank=True, on_delete=models.SET_NULL, related_name="subscriptions"
+    )
     provider_subscription_id = models.CharField(max_length=255, unique=True)
+    plan_name = models.CharField(max_length=255, blank=True, default="")
     status = models.CharField(
         max_length=10, choices=SubscriptionState.choices, default=SubscriptionState.ACTIVE
     )
@@ -97,6 +104,8 @@ class Subscription(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
+    # Staff asked Recurrente to cancel; the status changes when its webhook confirms.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status"], name="subscription_status")]
@@ -137,7 +146,10 @@ class Payment(models.Model):
     status = models.CharField(
         max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
     )
+    # card, bank_transfer (what the provider reported).
+    method = models.CharField(max_length=20, blank=True, default="")
     paid_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
