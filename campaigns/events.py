@@ -188,6 +188,8 @@ def applied_before(event: ProviderEventModel) -> bool:
 
 
 def _timeline(event, message, kind: str, summary: str, at: datetime, **data: Any) -> None:
+    if getattr(event, "_applied_before", False):
+        return
     lead_event_add(
         business=message.business_id,
         kind=kind,
@@ -221,8 +223,11 @@ def apply_tracking(event: ProviderEventModel) -> None:
     at = event.occurred_at or event.received_at
     esp = p.get("esp") or "email provider"
     recipient = p.get("recipient") or message.to_address
+    ours = email_normalized(recipient) == email_normalized(message.to_address)
     links = {"message": message, "provider_event": event}
     src = EventSource.PROVIDER
+    # A forced replay re-runs the idempotent steps but neither counts nor logs twice.
+    event._applied_before = again = applied_before(event)
 
     if etype in ("queued", "sent"):
         msg.message_mark_provider_sent(message=message, at=at)
@@ -241,14 +246,14 @@ def apply_tracking(event: ProviderEventModel) -> None:
         _timeline(event, message, KIND.MESSAGE_DELIVERED, f"Email delivered to {recipient}", at)
         business_advance(business=message.business_id, to=ContactStatus.EMAILED, source=src, at=at)
     elif etype == "opened":
-        if not applied_before(event):
+        if not again:
             msg.message_mark_opened(message=message, at=at)
         _timeline(event, message, KIND.OPENED, "Email opened", at, user_agent=p.get("user_agent"))
         business_advance(
             business=message.business_id, to=ContactStatus.OPENED, source=src, at=at, **links
         )
     elif etype == "clicked":
-        if not applied_before(event):
+        if not again:
             msg.message_mark_clicked(message=message, at=at)
         url = p.get("click_url") or ""
         _timeline(event, message, KIND.CLICKED, f"Link clicked: {url}"[:500], at, url=url)
@@ -258,12 +263,17 @@ def apply_tracking(event: ProviderEventModel) -> None:
     elif etype == "bounced":
         reason = " — ".join(x for x in (p.get("description"), p.get("mta_response")) if x)
         if bounce_is_permanent(p):
-            msg.message_mark_bounced(message=message, at=at, reason=reason or "bounced")
             suppression_add(
                 kind=SuppressionKind.EMAIL, value=recipient, reason="bounce", source=esp
             )
-            _timeline(event, message, KIND.BOUNCED, f"Hard bounce: {reason}"[:500], at)
-            business_mark_bounced(business=message.business_id, source=src, reason=reason, **links)
+            _timeline(
+                event, message, KIND.BOUNCED, f"Hard bounce of {recipient}: {reason}"[:500], at
+            )
+            if ours:  # another recipient of the same mail is only suppressed
+                msg.message_mark_bounced(message=message, at=at, reason=reason or "bounced")
+                business_mark_bounced(
+                    business=message.business_id, source=src, reason=reason, **links
+                )
         else:
             msg.message_mark_failed(message=message, at=at, reason=f"soft bounce: {reason}")
             _timeline(
@@ -272,10 +282,16 @@ def apply_tracking(event: ProviderEventModel) -> None:
     elif etype in ("complained", "unsubscribed"):
         why = "complaint" if etype == "complained" else "unsubscribed at the provider"
         suppression_add(kind=SuppressionKind.EMAIL, value=recipient, reason=etype, source=esp)
-        _timeline(event, message, KIND.PROVIDER_EVENT, f"Email {etype} ({esp})", at)
-        business_opt_out(
-            business=message.business_id, channel="email", source=src, reason=why, at=at, **links
-        )
+        _timeline(event, message, KIND.PROVIDER_EVENT, f"Email {etype} by {recipient}", at)
+        if ours:
+            business_opt_out(
+                business=message.business_id,
+                channel="email",
+                source=src,
+                reason=why,
+                at=at,
+                **links,
+            )
     elif etype in ("rejected", "failed"):
         reason = p.get("description") or p.get("reject_reason") or p.get("mta_response") or etype
         msg.message_mark_failed(message=message, at=at, reason=f"{etype}: {reason}")

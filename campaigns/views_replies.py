@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,6 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 from campaigns import lifecycle as msg
 from campaigns.models import Direction, Message
 from campaigns.replies import sms_reply_send
+from campaigns.sending import SendRefused
+from campaigns.sms import SmsSendError
 from crm.lifecycle import business_advance, lead_event_add
 from crm.models import Business, ContactStatus, EventSource, LeadEventKind
 from crm.permissions import editor_required, is_staff, staff_required
@@ -146,11 +147,7 @@ def sms_reply(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         try:
             sent = sms_reply_send(business=business, body=body, actor=request.user)
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
-        except Exception as exc:  # the sender's refusal (SendRefused, SmsSendError) says why
-            if type(exc).__name__ not in {"SendRefused", "SmsSendError"}:
-                raise
+        except (SendRefused, SmsSendError) as exc:  # opt-out, suppression, quiet hours …
             error = str(exc) or type(exc).__name__
         else:
             if sent.status == "failed":
