@@ -186,6 +186,8 @@ def lead_page(
     `after` moves forward from a cursor, `before` moves back; raises BadCursor for junk."""
     key, field_name, desc, nullable = sort_parse(sort)
     sort_value = f"-{key}" if desc else key
+    if qs.query.is_empty():
+        return LeadPage(rows=[], sort=sort_value, total=0 if with_count else None)
     base = qs
     page_qs = qs
     backwards = bool(before) and not after

@@ -17,10 +17,10 @@ from django.views.decorators.http import require_GET
 from billing.models import Subscription, SubscriptionState
 from billing.queries import format_money, mrr_by_currency, revenue_by_currency
 from campaigns.models import Direction, Message
-from crm.lifecycle import statuses_reached
-from crm.models import Business, WebsiteStatus
+from crm.models import Business
 from crm.permissions import staff_required
 from crm.queries import recent_activity
+from crm.tallies import funnel_counts
 from sites.models import Site
 
 PERIODS = {
@@ -30,12 +30,6 @@ PERIODS = {
     "all": ("All time", None),
 }
 DEFAULT_PERIOD = "month"
-SITE_GENERATED = [
-    WebsiteStatus.GENERATED,
-    WebsiteStatus.DEPLOYED,
-    WebsiteStatus.SOLD,
-    WebsiteStatus.ARCHIVED,
-]
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -72,19 +66,9 @@ def funnel_stages(since: datetime | None = None) -> list[FunnelStage]:
     site created, message sent / opened / clicked / replied, purchase, subscription start)."""
     q_score = Q(qualification_score__gte=settings.QUALIFIED_SCORE)
 
-    def reached(stage: str) -> Q:
-        return Q(furthest_contact_status__in=statuses_reached(stage))
-
     if since is None:
-        counts = Business.objects.aggregate(
-            scraped=Count("id"),
-            qualified=Count("id", filter=q_score),
-            site_generated=Count("id", filter=Q(website_status__in=SITE_GENERATED)),
-            contacted=Count("id", filter=reached("emailed")),
-            engaged=Count("id", filter=reached("opened")),
-            replied=Count("id", filter=reached("replied")),
-            purchased=Count("id", filter=Q(furthest_contact_status="purchased")),
-        )
+        # Trigger-maintained tallies (crm/tallies.py): no scan of the lead table.
+        counts = funnel_counts()
         counts["subscribed"] = _distinct_businesses(
             Site.objects.filter(subscriptions__status=SubscriptionState.ACTIVE)
         )
