@@ -86,6 +86,7 @@ def _after_action(request: HttpRequest, business: Business, text: str, **forms) 
         business.refresh_from_db()
         context = _live_context(request, business, **forms)
         context["flash"] = text
+        context["flash_error"] = bool(forms)
         response = render(request, "crm/lead_detail.html#lead-live", context)
         response["HX-Trigger"] = "lead-updated"
         return response
