@@ -118,7 +118,9 @@ def checkout_create(
     provider fails (then nothing is saved and the lead does not move)."""
     with transaction.atomic():
         # One checkout per site at a time: a double click waits for the first one.
-        site = Site.objects.select_for_update().select_related("business").get(pk=site.pk)
+        site = (
+            Site.objects.select_for_update(of=("self",)).select_related("business").get(pk=site.pk)
+        )
         business = site.business
         if business is None:
             raise CheckoutUnavailable("this website is not linked to a business")
