@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from campaigns import lifecycle as msg
 from campaigns.models import Direction, Message
@@ -50,7 +50,7 @@ def _click_target(message: Message) -> Site | None:
     )
 
 
-@require_GET  # HEAD is allowed by require_GET and never counts
+@require_safe  # GET and HEAD; a HEAD (link checkers) never counts
 def track_click(request: HttpRequest, token: str) -> HttpResponse:
     """A tracked link from a message: count the click, then show the preview site."""
     message = (
