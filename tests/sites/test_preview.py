@@ -200,3 +200,12 @@ def test_claim_page_escapes_the_scraped_name(client, db):
 
     assert "<script>alert(1)" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_a_counted_view_costs_a_handful_of_queries(client, site, django_assert_max_num_queries):
+    get(client, f"/p/{site.slug}/")  # warm up: templates, the first timeline event
+
+    # The site, the view count, the timeline window; plus the savepoint pair of the atomic
+    # block (a transaction of its own outside tests).
+    with django_assert_max_num_queries(5):
+        assert get(client, f"/p/{site.slug}/").status_code == 200
