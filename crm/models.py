@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 
@@ -150,9 +151,17 @@ class Business(models.Model):
                 fields=["contact_status", "-created_at", "-id"], name="biz_status_created"
             ),
             models.Index(fields=["website_status", "-created_at", "-id"], name="biz_web_created"),
-            models.Index(fields=["city", "-created_at", "-id"], name="biz_city_created"),
-            models.Index(fields=["category", "-created_at", "-id"], name="biz_category_created"),
-            models.Index(fields=["state", "city"], name="biz_state_city"),
+            # city / category / state filter case-insensitively (iexact → UPPER(col) = UPPER(%s)).
+            models.Index(
+                Upper("city"), F("created_at").desc(), F("id").desc(), name="biz_city_created"
+            ),
+            models.Index(
+                Upper("category"),
+                F("created_at").desc(),
+                F("id").desc(),
+                name="biz_category_created",
+            ),
+            models.Index(Upper("state"), Upper("city"), name="biz_state_city"),
             models.Index(fields=["-qualification_score", "-id"], name="biz_score"),
             models.Index(fields=["-rating", "-id"], name="biz_rating"),
             models.Index(fields=["name", "id"], name="biz_name"),
