@@ -411,6 +411,11 @@ def campaign_followups_create(*, campaign: Campaign | int, now: datetime | None 
     if row.status != CS.SENDING or not row.followups:
         return 0
     created = 0
+    # Paced like the first step; the dispatcher hands out the ones already inside its
+    # window (campaigns.tasks.campaign_dispatch(..., also=...)).
+    base = now
+    rate = max(1, row.send_rate_per_minute)
+    cap = max(1, row.daily_cap)
     for step in range(2, len(row.followups) + 2):
         candidates, _ = _followup_candidates(row, step, now)
         rows = [
@@ -422,13 +427,29 @@ def campaign_followups_create(*, campaign: Campaign | int, now: datetime | None 
                 channel=row.channel,
                 to_address=m.to_address,
                 token=new_token(),
-                send_after=now,
+                send_after=base + timedelta(seconds=(n // cap) * 86400 + (n % cap) * 60.0 / rate),
                 created_at=now,
             )
-            for m in candidates.only("business_id", "site_id", "to_address")[:5000]
+            for n, m in enumerate(
+                candidates.order_by("pk").only("business_id", "site_id", "to_address")[:5000]
+            )
         ]
         created += len(Message.objects.bulk_create(rows, ignore_conflicts=True))
     return created
+
+
+def followups_inside_window(*, campaign: Campaign | int, since: datetime | None) -> list[int]:
+    """Queued follow-up messages due before the dispatcher's window end `since` (the window
+    filter would otherwise skip them: they were created after it moved)."""
+    if since is None:
+        return []
+    return list(
+        Message.objects.filter(
+            campaign_id=_pk(campaign), step__gt=1, status=MS.QUEUED, send_after__lte=since
+        )
+        .order_by("send_after", "pk")
+        .values_list("pk", flat=True)
+    )
 
 
 # --- deliverability guard -------------------------------------------------------------------

@@ -81,6 +81,9 @@ def campaign_dispatch(*, campaign_id: int, now: datetime | None = None) -> int:
             # already, and re-handing them is harmless but wasteful.
             due = due.filter(Q(send_after__gt=since) | Q(send_after__isnull=True))
         ids = list(due.order_by("send_after", "pk").values_list("pk", flat=True))
+        # Follow-ups created after the window moved past their send time.
+        ids += services.followups_inside_window(campaign=campaign, since=since)
+        ids = list(dict.fromkeys(ids))
         Campaign.objects.filter(pk=campaign_id).update(dispatched_until=until)
     size = max(1, settings.CAMPAIGN_CHUNK_SIZE)
     chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
