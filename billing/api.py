@@ -1,5 +1,113 @@
-"""JSON API for billing, mounted by webmagic/api.py."""
+"""JSON API for billing, mounted by webmagic/api.py at /api/v1/billing/.
 
-from ninja import Router
+Money is integer cents with its currency (never floats); `display` is the formatted string.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+
+from billing.models import Payment, Subscription
+from billing.queries import format_money, mrr_by_currency, revenue_by_currency
 
 router = Router(tags=["billing"])
+
+MAX_LIMIT = 500
+
+
+class MoneyOut(Schema):
+    currency: str
+    cents: int
+    display: str
+
+
+class SummaryOut(Schema):
+    mrr: list[MoneyOut]
+    revenue: list[MoneyOut]
+    active_subscriptions: int
+
+
+class SubscriptionOut(Schema):
+    id: int
+    provider_subscription_id: str
+    status: str
+    plan_name: str
+    amount_cents: int
+    currency: str
+    interval: str
+    started_at: datetime
+    current_period_end: datetime | None
+    cancelled_at: datetime | None
+    business_id: int | None
+    site_id: int | None
+
+
+class PaymentOut(Schema):
+    id: int
+    provider_payment_id: str
+    status: str
+    kind: str
+    amount_cents: int
+    currency: str
+    paid_at: datetime | None
+    failure_reason: str
+    business_id: int | None
+    subscription_id: int | None
+
+
+class ListFilter(Schema):
+    status: str | None = None
+    business: int | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def _money(by_currency: dict[str, int]) -> list[dict]:
+    return [
+        {"currency": c, "cents": cents, "display": format_money(cents, c)}
+        for c, cents in sorted(by_currency.items())
+    ]
+
+
+def _page(qs, filters: ListFilter):
+    limit = max(1, min(filters.limit, MAX_LIMIT))
+    offset = max(0, filters.offset)
+    return qs[offset : offset + limit]
+
+
+@router.get("/summary", response=SummaryOut, summary="MRR and revenue per currency")
+def summary(request: HttpRequest) -> dict:
+    return {
+        "mrr": _money(mrr_by_currency()),
+        "revenue": _money(revenue_by_currency()),
+        "active_subscriptions": Subscription.objects.filter(status="active").count(),
+    }
+
+
+@router.get("/subscriptions", response=list[SubscriptionOut], summary="Subscriptions, newest first")
+def subscriptions(request: HttpRequest, filters: Query[ListFilter]) -> list[dict]:
+    qs = Subscription.objects.select_related("customer").order_by("-started_at", "-pk")
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.business:
+        qs = qs.filter(customer__business_id=filters.business)
+    return [
+        {
+            **{f: getattr(s, f) for f in SubscriptionOut.model_fields if hasattr(s, f)},
+            "business_id": s.customer.business_id if s.customer else None,
+        }
+        for s in _page(qs, filters)
+    ]
+
+
+@router.get("/payments", response=list[PaymentOut], summary="Payments, newest first")
+def payments(request: HttpRequest, filters: Query[ListFilter]) -> list[Payment]:
+    qs = Payment.objects.order_by("-created_at", "-pk")
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.business:
+        qs = qs.filter(business_id=filters.business)
+    return list(_page(qs, filters))

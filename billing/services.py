@@ -198,43 +198,51 @@ def checkouts_expire(*, now: datetime | None = None) -> int:
     return count
 
 
-REMINDER_SUBJECT = "Your new website for {name} is still waiting"
+# campaigns' merge fields: substituted as plain text there (scraped names are never code).
+REMINDER_SUBJECT = "Your new website for {{ business_name }} is still waiting"
 REMINDER_BODY = (
-    "Hi {name},\n\nYou started setting up your new website but did not finish the payment. "
-    "Your preview is still here:\n\n{url}\n\nReply to this email if you have any questions."
+    "Hi {{ business_name }},\n\nYou started setting up your new website but did not finish "
+    "the payment. Your preview is still here:\n\n{{ preview_url }}\n\n"
+    "Reply to this email if you have any questions."
 )
 
 
 def checkout_remind(*, checkout: Checkout) -> bool:
     """Send the one reminder of an abandoned checkout through the campaigns' email path
-    (suppression rules apply there). Returns whether a reminder was sent."""
+    (suppression and opt-outs apply there). Returns whether a reminder was sent."""
     try:
+        from campaigns.sending import SendRefused
         from campaigns.services import message_send_oneoff
     except ImportError:
         logger.warning("campaigns.services.message_send_oneoff is missing: no reminder sent")
         return False
     business = Business.objects.get(pk=checkout.business_id)
-    if not business.email or business.contact_status == ContactStatus.PURCHASED:
+    if business.contact_status == ContactStatus.PURCHASED:
         return False
     if not billing_lifecycle.checkout_mark_reminded(checkout=checkout):
-        return False
-    url = f"{settings.PUBLIC_BASE_URL}{checkout.site.get_absolute_url()}"
-    message_send_oneoff(
-        business=business,
-        channel="email",
-        subject=REMINDER_SUBJECT.format(name=business.name),
-        body=REMINDER_BODY.format(name=business.name, url=url),
-        site=checkout.site,
-    )
+        return False  # another worker sent it, or it was paid meanwhile
+    try:
+        message = message_send_oneoff(
+            business=business,
+            channel="email",
+            subject=REMINDER_SUBJECT,
+            body=REMINDER_BODY,
+            site=checkout.site,
+        )
+    except SendRefused as exc:
+        summary, message = f"Checkout reminder not sent: {exc}", None
+    else:
+        summary = "Checkout reminder email sent"
     lead_event_add(
         business=business,
         kind=LeadEventKind.CHECKOUT,
         source=EventSource.SYSTEM,
-        summary="Checkout reminder email sent",
+        summary=summary,
         data={"checkout": checkout.pk},
         site_id=checkout.site_id,
+        message=message,
     )
-    return True
+    return message is not None
 
 
 def subscription_cancel_request(*, subscription: Subscription, actor) -> bool:
