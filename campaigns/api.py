@@ -1,5 +1,232 @@
-"""JSON API for campaigns (preview, start, list, results), mounted by webmagic/api.py."""
+"""JSON API for campaigns (preview, start, list, results), mounted by webmagic/api.py at
+/api/v1/crm/campaigns/. Same audience rules and services as the pages."""
 
-from ninja import Router
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError
+
+from campaigns import services
+from campaigns.audience import AudienceError, audience_preview, audience_query_from
+from campaigns.forms import DEFAULT_BODY
+from campaigns.models import Campaign, CampaignStatus, Channel
+from campaigns.results import campaign_list_qs, campaign_results
+from campaigns.sending import REASONS, render_message, template_errors
+from crm.api_auth import require_editor
 
 router = Router(tags=["campaigns"])
+
+DEFAULT_SUBJECT = "A website for {{ business_name }}"
+
+
+class FollowupIn(Schema):
+    after_days: int = Field(3, ge=1, le=60)
+    subject: str = ""
+    body: str
+
+
+class AudienceIn(Schema):
+    channel: str = Field(Channel.EMAIL, description="email or sms")
+    filters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Lead filter parameters (the lead table's names: category, city, "
+        "contact_status [list], website_status [list], min_rating, …)",
+    )
+    ids: list[int] = Field(default_factory=list, description="An explicit selection of leads")
+    subject: str | None = None
+    body: str | None = None
+
+
+class StartIn(AudienceIn):
+    name: str = Field(..., min_length=1, max_length=200)
+    schedule: str | None = Field(None, description='"now" (default) or an ISO 8601 date-time')
+    send_rate_per_minute: int = Field(30, ge=1, le=1000)
+    daily_cap: int = Field(1000, ge=1, le=100_000)
+    followups: list[FollowupIn] = Field(default_factory=list)
+
+
+class ExclusionOut(Schema):
+    reason: str
+    label: str
+    count: int
+
+
+class LeadOut(Schema):
+    id: int
+    name: str
+    city: str
+    category: str
+
+
+class RenderedOut(Schema):
+    subject: str
+    body: str
+
+
+class PreviewOut(Schema):
+    channel: str
+    recipients: int
+    matched: int
+    excluded_total: int
+    excluded: list[ExclusionOut]
+    sample: list[LeadOut]
+    rendered: RenderedOut | None
+
+
+class CampaignOut(Schema):
+    id: int
+    name: str
+    channel: str
+    status: str
+    status_reason: str
+    audience_query: str
+    audience_ids: list[int]
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    send_rate_per_minute: int
+    daily_cap: int
+    messages: int = 0
+
+
+def _channel(value: str) -> str:
+    if value not in Channel.values:
+        raise HttpError(400, f"channel must be one of {', '.join(Channel.values)}")
+    return value
+
+
+def _check_templates(*texts: str | None) -> None:
+    errors = [e for t in texts for e in template_errors(t or "")]
+    if errors:
+        raise HttpError(400, "; ".join(errors))
+
+
+def _campaign_out(campaign: Campaign) -> dict:
+    return {
+        **{f: getattr(campaign, f) for f in CampaignOut.model_fields if hasattr(campaign, f)},
+        "messages": getattr(campaign, "n_messages", None) or campaign.messages.count(),
+    }
+
+
+@router.post("preview", response=PreviewOut, summary="Who a campaign would reach, and why not")
+def preview(request: HttpRequest, payload: AudienceIn) -> dict:
+    channel = _channel(payload.channel)
+    _check_templates(payload.subject, payload.body)
+    try:
+        result = audience_preview(
+            channel=channel,
+            audience_query="" if payload.ids else audience_query_from(payload.filters),
+            audience_ids=payload.ids,
+            user=request.auth,
+        )
+    except AudienceError as exc:
+        raise HttpError(400, f"Invalid filters: {exc}") from None
+    rendered = None
+    if result.sample:
+        from campaigns.models import Message
+        from campaigns.sending import site_for
+
+        lead = result.sample[0]
+        probe = Message(business=lead, channel=channel, token="preview", site=site_for(lead))  # noqa: S106
+        r = render_message(
+            probe,
+            subject=payload.subject if payload.subject is not None else DEFAULT_SUBJECT,
+            body=payload.body if payload.body is not None else DEFAULT_BODY,
+            first_sms=True,
+        )
+        rendered = {"subject": r.subject, "body": r.body}
+    return {
+        "channel": channel,
+        "recipients": result.eligible,
+        "matched": result.total,
+        "excluded_total": result.excluded_total,
+        "excluded": result.excluded_rows(),
+        "sample": [
+            {"id": b.pk, "name": b.name, "city": b.city, "category": b.category}
+            for b in result.sample
+        ],
+        "rendered": rendered,
+    }
+
+
+@router.post(
+    "start",
+    response={200: CampaignOut, 201: CampaignOut},
+    summary="Create and start (or schedule) a campaign; honours Idempotency-Key",
+)
+def start(request: HttpRequest, payload: StartIn):
+    require_editor(request)
+    channel = _channel(payload.channel)
+    subject = payload.subject if payload.subject is not None else DEFAULT_SUBJECT
+    body = payload.body if payload.body is not None else DEFAULT_BODY
+    _check_templates(subject, body, *[f.subject for f in payload.followups])
+    _check_templates(*[f.body for f in payload.followups])
+    if channel == Channel.EMAIL and not subject.strip():
+        raise HttpError(400, "An email campaign needs a subject.")
+    if not body.strip():
+        raise HttpError(400, "The message body is empty.")
+    scheduled_at = None
+    if payload.schedule and payload.schedule != "now":
+        from django.utils.dateparse import parse_datetime
+        from django.utils.timezone import is_naive, make_aware
+
+        scheduled_at = parse_datetime(payload.schedule)
+        if scheduled_at is None:
+            raise HttpError(400, 'schedule must be "now" or an ISO 8601 date-time')
+        if is_naive(scheduled_at):
+            scheduled_at = make_aware(scheduled_at)
+    key = (request.headers.get("Idempotency-Key") or "").strip()[:200] or None
+    if key:
+        existing = Campaign.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return Status(200, _campaign_out(existing))
+    query = "" if payload.ids else audience_query_from(payload.filters)
+    try:
+        # Validate the audience before anything is written.
+        audience_preview(
+            channel=channel, audience_query=query, audience_ids=payload.ids, user=request.auth,
+            sample_size=0,
+        )  # fmt: skip
+    except AudienceError as exc:
+        raise HttpError(400, f"Invalid filters: {exc}") from None
+    campaign = services.campaign_create(
+        name=payload.name,
+        channel=channel,
+        audience_query=query,
+        audience_ids=payload.ids,
+        subject_template=subject,
+        body_template=body,
+        scheduled_at=scheduled_at,
+        send_rate_per_minute=payload.send_rate_per_minute,
+        daily_cap=payload.daily_cap,
+        followups=[f.dict() for f in payload.followups],
+        created_by=request.auth,
+        idempotency_key=key,
+    )
+    if campaign.status == CampaignStatus.DRAFT:
+        campaign = services.campaign_start(campaign=campaign)
+    return Status(201, _campaign_out(campaign))
+
+
+@router.get("", response=list[CampaignOut], summary="Campaigns, newest first")
+def campaign_list(request: HttpRequest, status: str = "", limit: int = 100, offset: int = 0):
+    qs = campaign_list_qs()
+    if status:
+        qs = qs.filter(status=status)
+    limit = max(1, min(limit, 500))
+    return [_campaign_out(c) for c in qs[max(0, offset) : max(0, offset) + limit]]
+
+
+@router.get("{int:campaign_id}/results", summary="Sent, delivered, … each as a count and a rate")
+def results(request: HttpRequest, campaign_id: int) -> dict:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    return {"name": campaign.name, "channel": campaign.channel, **campaign_results(campaign)}
+
+
+__all__ = ["REASONS", "router"]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -132,6 +132,45 @@ def campaign_create(
         existing = Campaign.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
+    try:
+        with transaction.atomic():
+            return _campaign_insert(
+                name=name,
+                channel=channel,
+                audience_query=audience_query,
+                audience_ids=audience_ids,
+                subject_template=subject_template,
+                body_template=body_template,
+                scheduled_at=scheduled_at,
+                send_rate_per_minute=send_rate_per_minute,
+                daily_cap=daily_cap,
+                followups=followups,
+                created_by=created_by,
+                idempotency_key=idempotency_key,
+            )
+    except IntegrityError:
+        # Two requests with one idempotency key at the same instant: the other one won.
+        existing = Campaign.objects.filter(idempotency_key=idempotency_key).first()
+        if idempotency_key and existing is not None:
+            return existing
+        raise
+
+
+def _campaign_insert(
+    *,
+    name,
+    channel,
+    audience_query,
+    audience_ids,
+    subject_template,
+    body_template,
+    scheduled_at,
+    send_rate_per_minute,
+    daily_cap,
+    followups,
+    created_by,
+    idempotency_key,
+) -> Campaign:
     return Campaign.objects.create(
         name=name,
         channel=channel,
