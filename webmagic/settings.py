@@ -226,6 +226,8 @@ SMS_BACKEND = env_str("SMS_BACKEND", "campaigns.sms.ConsoleBackend")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
+# Where the Twilio client sends its HTTP calls; empty means Twilio's own API (tests only).
+TWILIO_API_BASE = env_str("TWILIO_API_BASE", "")
 
 # --- Payments (Recurrente) ------------------------------------------------------------------
 
