@@ -68,9 +68,16 @@ def site_link_orphan(*, site: Site, actor=None) -> OrphanOutcome:
         business = business_match(fields)
         created = business is None
         if created:
-            business = business_create(
-                data=content, source=ORPHAN_SOURCE, actor=actor, event_source=EventSource.COMMAND
-            )
+            try:
+                business = business_create(
+                    data=content,
+                    source=ORPHAN_SOURCE,
+                    actor=actor,
+                    event_source=EventSource.COMMAND,
+                )
+            except InvalidBusinessData as exc:  # e.g. a concurrent import took the place id
+                transaction.set_rollback(True)
+                return OrphanOutcome(site.slug, "skipped", reason=f"cannot create its lead: {exc}")
         # Conditional: a concurrent run that linked the site first wins, and we undo ours.
         if not Site.objects.filter(pk=site.pk, business__isnull=True).update(business=business):
             transaction.set_rollback(True)

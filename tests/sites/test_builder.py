@@ -309,3 +309,20 @@ def test_a_selection_past_the_limit_is_refused_whole(monkeypatch):
     with pytest.raises(builder.SelectionTooLarge, match="Narrow the filter"):
         sites_generate_for(Business.objects.all(), actor=None)
     assert not Site.objects.exists()
+
+
+def test_content_of_the_wrong_shape_still_renders_a_page():
+    site = Site.objects.create(
+        slug="odd-shape",
+        content={
+            "name": "Shapeless",
+            "hours": ["Mon 9-5"],
+            "services": "Cuts; Colour",
+            "rating": "x",
+        },
+    )
+    broken = Site.objects.create(slug="broken", content=["not", "a", "dict"])
+
+    html = site_render(site)
+    assert "Shapeless" in html and "Cuts" in html and "Colour" in html
+    assert "Your business" in site_render(broken)

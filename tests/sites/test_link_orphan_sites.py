@@ -221,15 +221,23 @@ def test_a_second_run_does_nothing():
     assert "Linked to existing leads: 0, leads created: 0, skipped: 0." in out
 
 
-def test_a_site_whose_content_cannot_make_a_lead_is_skipped_with_its_reason():
-    bad = orphan("nameless", {"phone": "555"})
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ({"phone": "555"}, "name is required"),
+        ({"name": "Too Good", "rating": 7}, "rating 7 is outside 0–5"),
+        (["not", "a", "dict"], "name is required"),
+    ],
+)
+def test_a_site_whose_content_cannot_make_a_lead_is_skipped_with_its_reason(content, reason):
+    bad = orphan("bad", content)
     orphan()
 
     out = run()
 
     bad.refresh_from_db()
     assert bad.business is None
-    assert "skipped nameless: content unusable: name is required" in out
+    assert f"skipped bad: content unusable: {reason}" in out
     assert "Linked to existing leads: 0, leads created: 1, skipped: 1." in out
 
 
