@@ -300,9 +300,14 @@ def render_message(message: Message, *, subject: str, body: str, first_sms: bool
     ctx = {**context, "body": body_text, "subject": subject_text}
     return Rendered(
         subject=subject_text,
-        body=render_to_string("campaigns/email/message.txt", ctx),
+        # Plain text, not SafeString: a page showing it must escape the scraped data in it.
+        body=_plain(render_to_string("campaigns/email/message.txt", ctx)),
         html=render_to_string("campaigns/email/message.html", ctx),
     )
+
+
+def _plain(text: str) -> str:
+    return text.encode().decode()
 
 
 # --- the send ---------------------------------------------------------------------------------

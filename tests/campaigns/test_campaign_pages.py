@@ -1,0 +1,175 @@
+"""Campaign pages: builder (GET with filters or ids, live preview fragment, POST start /
+test / draft), list, results with progress polling, actions and roles."""
+
+import pytest
+from django.core import mail
+
+from campaigns import services
+from campaigns.models import Campaign, CampaignStatus, Message
+from crm.lifecycle import business_opt_out
+from crm.services import business_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def q_sync(monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def leads():
+    made = [
+        business_create(
+            data={
+                "name": f"<b>Austin</b> Plumber {i}",
+                "email": f"p{i}@p{i}.com",
+                "city": "Austin",
+                "category": "Plumber",
+            },
+            source="test",
+        )  # fmt: skip
+        for i in range(3)
+    ]
+    business_opt_out(business=made[2], channel="email", source="manual")
+    return made
+
+
+FORM = {
+    "name": "Austin push",
+    "channel": "email",
+    "subject_template": "Hi {{ business_name }}",
+    "body_template": "See {{ preview_url }}",
+    "schedule": "now",
+    "send_rate_per_minute": "1000",
+    "daily_cap": "1000",
+    "city": "Austin",
+}
+
+
+def test_builder_previews_the_filtered_audience_with_reasons(client, sales_user, leads):
+    client.force_login(sales_user)
+    response = client.get("/admin/crm/campaigns/new/?city=Austin")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="eligible-count">2<' in html
+    assert 'data-reason="email_opted_out"' in html
+    # Scraped names are escaped, never rendered as markup.
+    assert "<b>Austin</b>" not in html and "&lt;b&gt;Austin&lt;/b&gt;" in html
+
+
+def test_preview_fragment_for_htmx(client, sales_user, leads):
+    client.force_login(sales_user)
+    response = client.get(
+        "/admin/crm/campaigns/preview/?city=Dallas&channel=email", HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section class="card" id="audience-preview"')
+    assert 'id="eligible-count">0<' in html
+
+
+def test_builder_with_an_explicit_selection(client, sales_user, leads):
+    client.force_login(sales_user)
+    response = client.get(f"/admin/crm/campaigns/new/?ids={leads[0].pk}&ids={leads[2].pk}")
+    html = response.content.decode()
+    assert "2</strong> selected leads" in html and 'id="eligible-count">1<' in html
+
+
+def test_post_starts_the_campaign_and_redirects_to_results(
+    client, sales_user, leads, django_capture_on_commit_callbacks
+):
+    client.force_login(sales_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/crm/campaigns/new/", FORM)
+    campaign = Campaign.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/crm/campaigns/{campaign.pk}/"
+    assert campaign.audience_query == "city=Austin" and campaign.created_by == sales_user
+    assert len(mail.outbox) == 2
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-metric="sent"><strong>2</strong>' in page
+    listing = client.get("/admin/crm/campaigns/").content.decode()
+    assert "Austin push" in listing
+
+
+def test_invalid_template_shows_errors_and_creates_nothing(client, sales_user, leads):
+    client.force_login(sales_user)
+    response = client.post("/admin/crm/campaigns/new/", {**FORM, "body_template": "{{ secret }}"})
+    assert response.status_code == 200
+    assert "Unknown merge field" in response.content.decode()
+    assert not Campaign.objects.exists()
+
+
+def test_send_me_a_test_goes_to_the_staff_users_address_only(client, sales_user, leads):
+    client.force_login(sales_user)
+    response = client.post("/admin/crm/campaigns/new/", {**FORM, "action": "test"})
+    assert response.status_code == 302
+    assert [e.to for e in mail.outbox] == [["sales@example.com"]]
+    assert mail.outbox[0].subject.startswith("[TEST] Hi ")
+    assert Campaign.objects.get().status == CampaignStatus.DRAFT
+    assert not Message.objects.exists()
+
+
+def test_viewer_cannot_build_or_act_but_can_read(client, viewer_user, leads):
+    campaign = services.campaign_create(name="x", audience_query="city=Austin", body_template="b")
+    client.force_login(viewer_user)
+    assert client.get("/admin/crm/campaigns/new/").status_code == 403
+    assert client.post("/admin/crm/campaigns/new/", FORM).status_code == 403
+    assert client.post(f"/admin/crm/campaigns/{campaign.pk}/start/").status_code == 403
+    assert client.get(f"/admin/crm/campaigns/{campaign.pk}/").status_code == 200
+    assert client.get("/admin/crm/campaigns/").status_code == 200
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/admin/crm/campaigns/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_pause_resume_cancel_buttons(client, sales_user, leads):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    campaign = services.campaign_create(
+        name="later",
+        audience_query="city=Austin",
+        subject_template="s",
+        body_template="b",
+        scheduled_at=timezone.now() + timedelta(days=1),
+    )
+    services.campaign_start(campaign=campaign)
+    client.force_login(sales_user)
+    base = f"/admin/crm/campaigns/{campaign.pk}/"
+    assert client.get(f"/admin/crm/campaigns/{campaign.pk}/pause/").status_code == 405
+    client.post(base + "pause/")
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+    client.post(base + "cancel/")
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.CANCELLED
+    response = client.post(base + "resume/", follow=True)
+    assert "Cannot resume" in response.content.decode()
+
+
+def test_progress_fragment_polls_while_sending(client, staff_user, leads):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    campaign = services.campaign_create(
+        name="later", audience_query="city=Austin", subject_template="s", body_template="b",
+        scheduled_at=timezone.now() + timedelta(days=1),
+    )  # fmt: skip
+    services.campaign_start(campaign=campaign)
+    client.force_login(staff_user)
+    response = client.get(
+        f"/admin/crm/campaigns/{campaign.pk}/?fragment=progress", HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section class="card" id="campaign-progress"')
+    assert 'hx-trigger="every 3s"' in html and "2 queued" in html
