@@ -1566,7 +1566,10 @@ def demo_reset() -> None:
     if connection.vendor == "postgresql":
         tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in WORLD_MODELS)
         with connection.cursor() as cursor:
+            # Deferred checks of rows written earlier in this transaction would block it.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         return
     for model in WORLD_MODELS:
         model.objects.all().delete()
