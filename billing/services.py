@@ -81,16 +81,26 @@ def purchase_rate_limited(ip: str) -> bool:
     return count > settings.PURCHASE_RATE_LIMIT
 
 
+# Without a session/cookie hint, the lead's most recently clicked message within this window
+# gets the credit (last-click attribution).
+ATTRIBUTION_DAYS = 30
+
+
 def message_from_request(request: HttpRequest, business_id: int) -> Message | None:
     """The message whose tracked link brought this visitor, if it is this lead's."""
-    raw = request.session.get(MESSAGE_SESSION_KEY) or request.COOKIES.get(MESSAGE_SESSION_KEY)
-    if raw is None or raw == "":
-        return None
-    raw = str(raw)[:64]
     qs = Message.objects.filter(business_id=business_id)
-    if raw.isdigit():
-        return qs.filter(pk=int(raw)).first()
-    return qs.filter(token=raw).first()
+    raw = request.session.get(MESSAGE_SESSION_KEY) or request.COOKIES.get(MESSAGE_SESSION_KEY)
+    if raw not in (None, ""):
+        raw = str(raw)[:64]
+        found = qs.filter(pk=int(raw)).first() if raw.isdigit() else qs.filter(token=raw).first()
+        if found is not None:
+            return found
+    since = timezone.now() - timedelta(days=ATTRIBUTION_DAYS)
+    return (
+        qs.filter(clicked_at__gte=since, direction="outbound")
+        .order_by("-clicked_at", "-pk")
+        .first()
+    )
 
 
 def _open_checkout(site: Site) -> Checkout | None:

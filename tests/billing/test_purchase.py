@@ -236,3 +236,33 @@ def test_cancel_page_links_back_to_the_preview(client, site):
     assert response.status_code == 200
     assert b"/p/joes-plumbing/" in response.content
     assert response["X-Robots-Tag"] == "noindex, nofollow"
+
+
+def test_without_a_hint_the_last_clicked_message_gets_the_credit(client, site, business):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.lifecycle import message_mark_clicked
+    from campaigns.models import Message
+
+    older = Message.objects.create(business=business, channel="email", token="t_old")
+    newer = Message.objects.create(business=business, channel="sms", token="t_new")
+    Message.objects.create(business=business, channel="email", token="t_never")  # not clicked
+    now = timezone.now()
+    message_mark_clicked(message=older, at=now - timedelta(days=3))
+    message_mark_clicked(message=newer, at=now - timedelta(hours=1))
+    client.post(PURCHASE)
+    assert Checkout.objects.get().message == newer
+
+
+def test_a_replayed_payment_event_changes_nothing(client, site, business):
+    from crm import inbox
+
+    make_checkout(site)
+    post_signed(client, sample("payment_intent_succeeded"), msg_id="msg_replay")
+    lines = LeadEvent.objects.count()
+    event = ProviderEvent.objects.get(event_id="msg_replay")
+    assert inbox.replay(event, force=True).status == "processed"
+    assert Payment.objects.count() == 1
+    assert LeadEvent.objects.count() == lines
