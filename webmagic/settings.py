@@ -200,6 +200,16 @@ else:
     Q_CLUSTER["orm"] = "default"
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured("Q_RETRY must be greater than Q_TIMEOUT")
+# The cache holds per-client rate-limit counters (the purchase button): with REDIS_URL every
+# web process shares them; without it each process counts on its own.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "webmagic",
+        }
+    }
 
 # --- Email (django-anymail) -----------------------------------------------------------------
 
