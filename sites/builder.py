@@ -81,6 +81,10 @@ CATEGORY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # "<" into "&lt;".
 PURCHASE_BOX_MARKER = "<!--wm:purchase-box-->"
 
+# The parts of a page that pitch the site to its prospect, between markers written literally
+# in the template (unforgeable for the same reason).
+PITCH_REGION = re.compile(r"<!--wm:pitch-->.*?<!--/wm:pitch-->", re.DOTALL)
+
 # The business data a page is rendered from (keys as crm.services.business_fields takes
 # them, so link_orphan_sites can rebuild a lead from any site's content).
 CONTENT_KEYS = (
@@ -279,8 +283,12 @@ def site_page_render(site: Site) -> str:
 
 def site_render(site: Site, *, request: HttpRequest | None = None) -> str:
     """The page a visitor gets: `site.html` when set, else rendered from template + content
-    (seed_demo bulk-creates sites that way), with billing's live purchase box in place."""
+    (seed_demo bulk-creates sites that way), with billing's live purchase box in place.
+    Once the site is no longer a preview (sold), the pitch (preview banner, "Claim this
+    website", the purchase box) is left out: the page is the customer's own website."""
     html = site.html or site_page_render(site)
+    if site.status != SiteStatus.PREVIEW:
+        return PITCH_REGION.sub("", html)
     if PURCHASE_BOX_MARKER in html:
         box = render_to_string("billing/purchase_box.html", {"site": site}, request=request)
         html = html.replace(PURCHASE_BOX_MARKER, box, 1)

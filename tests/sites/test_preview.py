@@ -209,3 +209,19 @@ def test_a_counted_view_costs_a_handful_of_queries(client, site, django_assert_m
     # block (a transaction of its own outside tests).
     with django_assert_max_num_queries(5):
         assert get(client, f"/p/{site.slug}/").status_code == 200
+
+
+def test_a_sold_site_is_the_customers_own_page_without_the_pitch(client, site):
+    from sites.lifecycle import site_activate
+
+    assert "Claim this website" in get(client, f"/p/{site.slug}/").content.decode()
+    site_activate(site=site)
+
+    body = get(client, f"/p/{site.slug}/").content.decode()
+
+    assert "Joe&#x27;s Plumbing" in body and 'href="tel:+15125550100"' in body
+    assert "Claim this website" not in body
+    assert "Free website preview" not in body
+    assert "wm:" not in body and "wm-purchase" not in body
+    claim = get(client, f"/p/{site.slug}/claim/").content.decode()
+    assert "This website has been claimed" in claim and "wm-purchase" not in claim
