@@ -225,3 +225,14 @@ def test_a_sold_site_is_the_customers_own_page_without_the_pitch(client, site):
     assert "wm:" not in body and "wm-purchase" not in body
     claim = get(client, f"/p/{site.slug}/claim/").content.decode()
     assert "This website has been claimed" in claim and "wm-purchase" not in claim
+
+
+def test_the_raw_admin_lists_sites_with_status_read_only(client, site, superuser):
+    client.force_login(superuser)
+
+    listing = client.get("/admin/db/sites/site/?q=Joe")
+    change = client.get(f"/admin/db/sites/site/{site.pk}/change/")
+
+    assert listing.status_code == 200 and site.slug in listing.content.decode()
+    assert change.status_code == 200
+    assert 'name="status"' not in change.content.decode()
