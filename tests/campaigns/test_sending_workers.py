@@ -1,0 +1,194 @@
+"""At most once per lead per campaign, with real concurrency: two workers on one chunk
+(PostgreSQL), a worker that died mid-send, and real `qcluster` workers on the ORM broker
+and on Redis."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.db import connection, connections
+from django.utils import timezone
+
+from campaigns import services, tasks
+from campaigns.lifecycle import message_claim_for_sending
+from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
+from campaigns.results import campaign_results
+from crm.services import business_create
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_leads(n):
+    return [
+        business_create(
+            data={"name": f"Worker Lead {i}", "email": f"w{i}@lead{i}.com", "city": "Austin"},
+            source="test",
+        )
+        for i in range(n)
+    ]
+
+
+def queued_campaign(n=0, rate=6000):
+    campaign = services.campaign_create(
+        name="workers",
+        audience_query="city=Austin",
+        subject_template="Hi {{ business_name }}",
+        body_template="Body",
+        send_rate_per_minute=rate,
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    services.campaign_start(campaign=campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
+    Message.objects.filter(campaign=campaign).update(send_after=timezone.now())
+    return campaign
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_on_the_same_chunk_send_each_message_once():
+    make_leads(40)
+    campaign = queued_campaign()
+    ids = list(Message.objects.filter(campaign=campaign).values_list("pk", flat=True))
+    barrier = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def worker():
+        try:
+            barrier.wait()
+            outcomes.append(tasks.campaign_send_chunk(campaign.pk, ids))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert sum(o.get("sent", 0) for o in outcomes) == 40
+    assert len(mail.outbox) == 40
+    assert len({tuple(e.to) for e in mail.outbox}) == 40
+    assert Message.objects.filter(campaign=campaign, status=MessageStatus.SENT).count() == 40
+
+
+@pytest.mark.django_db
+def test_a_message_left_in_sending_is_never_resent_and_is_shown(monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+    make_leads(2)
+    campaign = queued_campaign()
+    stuck = Message.objects.filter(campaign=campaign).first()
+    assert message_claim_for_sending(message=stuck)  # the worker died after claiming it
+    tasks.campaigns_dispatch()
+    tasks.campaign_send_chunk(campaign.pk, [stuck.pk])
+    stuck.refresh_from_db()
+    assert stuck.status == MessageStatus.SENDING
+    assert len(mail.outbox) == 1  # only the other lead
+    assert campaign_results(campaign)["stuck_sending"] == 1
+
+
+def _spawn_qcluster(tmp_path, extra_env):
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "Q_SYNC": "0",
+        "Q_WORKERS": "2",
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+        "SMS_BACKEND": "campaigns.sms.LocmemBackend",
+        "PUBLIC_BASE_URL": "https://crm.example.com",
+        **extra_env,
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    log = open(tmp_path / "qcluster.log", "wb")  # noqa: SIM115 - closed by the caller
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    return proc, log
+
+
+def _run_with_worker(tmp_path, extra_env, n=12):
+    make_leads(n)
+    proc, log = _spawn_qcluster(tmp_path, extra_env)
+    try:
+        campaign = services.campaign_create(
+            name="real worker",
+            audience_query="city=Austin",
+            subject_template="Hi {{ business_name }}",
+            body_template="Body",
+            send_rate_per_minute=6000,
+        )
+        services.campaign_start(campaign=campaign)  # commits; on_commit enqueues the chunks
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            if not Message.objects.filter(
+                campaign=campaign, status__in=["queued", "sending"]
+            ).exists():
+                break
+            assert proc.poll() is None, (tmp_path / "qcluster.log").read_text()[-3000:]
+            time.sleep(0.3)
+        statuses = list(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
+        assert statuses.count("sent") == n, (tmp_path / "qcluster.log").read_text()[-3000:]
+        sent_files = list((tmp_path / "mail").glob("*.log"))
+        recipients = []
+        for f in sent_files:
+            recipients += [
+                line.split(":", 1)[1].strip()
+                for line in f.read_text().splitlines()
+                if line.startswith("To: ")
+            ]
+        assert sorted(recipients) == sorted(f"w{i}@lead{i}.com" for i in range(n))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_real_qcluster_on_the_orm_broker_sends_every_message_once(tmp_path, monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    _run_with_worker(tmp_path, {"REDIS_URL": ""})
+
+
+def _redis_up(url):
+    try:
+        import redis
+
+        return redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception:
+        return False
+
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/9"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not _redis_up(REDIS_TEST_URL), reason="no Redis at 127.0.0.1:6379")
+def test_real_qcluster_on_the_redis_broker_sends_every_message_once(tmp_path, monkeypatch):
+    import redis
+    from django_q.conf import Conf
+
+    redis.from_url(REDIS_TEST_URL).delete(f"django_q:{Conf.CLUSTER_NAME}:q")
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "REDIS", REDIS_TEST_URL)
+    _run_with_worker(tmp_path, {"REDIS_URL": REDIS_TEST_URL})
