@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from sites.models import Site
 
@@ -10,6 +11,7 @@ class SiteAdmin(admin.ModelAdmin):
     list_select_related = ("business",)
     search_fields = ("slug", "business__name")
     raw_id_fields = ("business",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # Statuses move only through sites.lifecycle; view counters only through sites.services.
     readonly_fields = (
         "status",
