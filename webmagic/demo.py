@@ -28,6 +28,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -533,7 +534,9 @@ class _Table:
         self.model = model
         self.fields = list(model._meta.concrete_fields)
         self.names = [f.attname for f in self.fields]
+        # JSON values may come already serialised (a str) when many rows share them.
         self.json_at = [i for i, f in enumerate(self.fields) if isinstance(f, models.JSONField)]
+        self.json_names = [self.names[i] for i in self.json_at]
         # What Django would store for an omitted field (None, "" or the field's default).
         self.defaults = {f.attname: f.get_default() for f in self.fields if not f.primary_key}
         self.next_id = start_id
@@ -564,6 +567,10 @@ class _Table:
             self._copy()
         else:
             defaults = self.defaults
+            for row in self.rows:
+                for name in self.json_names:
+                    if isinstance(row.get(name), str):
+                        row[name] = json.loads(row[name])
             objs = [self.model(**{**defaults, **row}) for row in self.rows]
             self.model.objects.bulk_create(objs, batch_size=500)
         self.written += len(self.rows)
@@ -579,8 +586,36 @@ class _Table:
             for row in self.rows:
                 values = [row[n] if n in row else defaults.get(n) for n in names]
                 for i in json_at:
-                    values[i] = json.dumps(values[i])
+                    if not isinstance(values[i], str):
+                        values[i] = json.dumps(values[i])
                 copy.write_row(values)
+
+
+def _hours(category: Category) -> dict[str, str]:
+    weekday, saturday, sunday = category.hours
+    hours = {"Monday–Friday": weekday}
+    if saturday:
+        hours["Saturday"] = saturday
+    if sunday:
+        hours["Sunday"] = sunday
+    return hours
+
+
+CATEGORY_HOURS = {c.label: (_hours(c), json.dumps(_hours(c))) for c in CATEGORIES}
+
+
+@cache
+def _services(category: Category, first: int) -> tuple[list[str], str]:
+    """Three of the trade's services (and their JSON), starting at `first`."""
+    n = len(category.services)
+    services = [category.services[(first + k) % n] for k in range(3)]
+    return services, json.dumps(services)
+
+
+@cache
+def _json(**data: Any) -> str:
+    """Event data shared by many rows, serialised once."""
+    return json.dumps(data)
 
 
 def _pick(rng: random.Random, cum: list[float], items):
@@ -635,7 +670,7 @@ class _World:
         self.phones: set[int] = {ORPHAN_PHONE_KEY}
         self.kind_cache: dict[str, str] = {}
         self.name_cache: dict[tuple[str, str], tuple[str, str, str]] = {}
-        self.score_cache: dict[tuple, tuple[int, dict]] = {}
+        self.score_cache: dict[tuple, tuple[int, str]] = {}
         self.owners: list[int] = []
         self.creator: int | None = None
         self.campaigns: list[_CampaignWindow] = []
@@ -771,11 +806,12 @@ class _World:
             self.kind_cache[host] = scoring.classify_website(url)
         return self.kind_cache[host]
 
-    def score(self, kind, phone, email, rating, reviews, recent, photos) -> tuple[int, dict]:
+    def score(self, kind, phone, email, rating, reviews, recent, photos) -> tuple[int, str]:
+        """crm.scoring's score and breakdown (serialised), memoised on its inputs."""
         key = (kind == "own", bool(phone), bool(email), rating, reviews, recent, photos)
         found = self.score_cache.get(key)
         if found is None:
-            found = scoring.score(
+            points, breakdown = scoring.score(
                 website_kind=kind,
                 phone=phone,
                 email=email,
@@ -784,7 +820,7 @@ class _World:
                 recent_review_count=recent,
                 photo_count=photos,
             )
-            self.score_cache[key] = found
+            found = self.score_cache[key] = (points, json.dumps(breakdown))
         return found
 
     def build(self) -> None:
@@ -856,15 +892,10 @@ class _World:
         recent = None if rng.random() < 0.3 else min(reviews, int(rng.expovariate(1 / 3)))
         score, breakdown = self.score(kind, phone, email, rating, reviews, recent, photos)
         qualified = score >= self.qualified_score
-        weekday, saturday, sunday = category.hours
-        hours = {"Monday–Friday": weekday}
-        if saturday:
-            hours["Saturday"] = saturday
-        if sunday:
-            hours["Sunday"] = sunday
+        hours, hours_json = CATEGORY_HOURS[category.label]
         street = f"{rng.randint(100, 9899)} {STREETS[int(rng.random() * len(STREETS))]}"
         postal = f"{zip3}{rng.randint(1, 99):02d}"
-        services = list(rng.sample(category.services, 3))
+        services, services_json = _services(category, int(rng.random() * len(category.services)))
         latitude = round(lat + rng.uniform(-0.15, 0.15), 6)
         longitude = round(lon + rng.uniform(-0.15, 0.15), 6)
         owner = (
@@ -880,7 +911,7 @@ class _World:
             K.IMPORTED if source != "manual" else K.CREATED,
             SRC.COMMAND,
             f"Imported from {source}" if source != "manual" else "Lead created by staff",
-            {"source": source},
+            _json(source=source),
         )
 
         # --- the preview site -----------------------------------------------------------
@@ -966,7 +997,7 @@ class _World:
                 K.OPT_IN,
                 SRC.COMMAND,
                 "SMS consent recorded",
-                {"channel": "sms", "source": source},
+                _json(channel="sms", source=source),
             )
 
         # --- the lead row, with the statuses the events produced ------------------------
@@ -993,8 +1024,8 @@ class _World:
             review_count=reviews,
             photo_count=photos,
             recent_review_count=recent,
-            hours=hours,
-            services=services,
+            hours=hours_json,
+            services=services_json,
             gmb_place_id=place_id,
             name_city_key=city_key,
             owner_id=owner,
@@ -1043,7 +1074,7 @@ class _Lead:
                 "at": at,
                 "source": source,
                 "summary": summary,
-                "data": data or {},
+                "data": data or "{}",
                 "actor_id": actor,
                 **links,
             }
@@ -1066,7 +1097,7 @@ class _Lead:
                     K.CONTACT_STATUS,
                     source,
                     f"Contact status {status} → {to}",
-                    {"old": status, "new": to},
+                    _json(old=status, new=to),
                     **links,
                 )
                 status, status_at = to, at
@@ -1075,9 +1106,7 @@ class _Lead:
     def website_status(self) -> tuple[str, datetime]:
         status, status_at = WS.NONE, self.created
         for at, to, site_id, actor, manual in sorted(self.websites, key=lambda w: w[0]):
-            data = {"old": status, "new": to}
-            if manual:
-                data["manual"] = True
+            data = _json(old=status, new=to, manual=True) if manual else _json(old=status, new=to)
             self.event(
                 at,
                 K.WEBSITE_STATUS,
