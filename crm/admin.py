@@ -41,6 +41,13 @@ class BusinessAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner",)
     show_full_result_count = False
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # The lead table's case-insensitive place filters, so ?city__iexact=… works here too
+        # (bench/lead_table.py compares this changelist with the lead table, same filter).
+        if lookup in {"city__iexact", "category__iexact", "state__iexact"}:
+            return True
+        return super().lookup_allowed(lookup, value, request)
+
 
 @admin.register(LeadEvent)
 class LeadEventAdmin(admin.ModelAdmin):

@@ -33,3 +33,10 @@ def test_the_changelist_and_change_page_render(client, superuser, business):
 def test_admin_is_for_superusers_and_staff_only(client, business):
     response = client.get("/admin/db/crm/business/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_changelist_filters_by_city_case_insensitively(client, superuser, business):
+    client.force_login(superuser)
+    response = client.get("/admin/db/crm/business/?city__iexact=AUSTIN")
+    assert response.status_code == 200
+    assert business.name.replace("'", "&#x27;") in response.content.decode()
