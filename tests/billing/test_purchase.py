@@ -266,3 +266,19 @@ def test_a_replayed_payment_event_changes_nothing(client, site, business):
     assert inbox.replay(event, force=True).status == "processed"
     assert Payment.objects.count() == 1
     assert LeadEvent.objects.count() == lines
+
+
+@pytest.mark.parametrize("down", ["suspended", "cancelled"])
+def test_a_cancelled_customer_can_buy_again(client, site, business, settings, down):
+    settings.CANCELLED_SITE_STATUS = down
+    make_checkout(site)
+    post_signed(client, sample("payment_intent_succeeded"))
+    post_signed(client, {**sample("subscription_cancel"), "id": "su_id123"})
+    site.refresh_from_db()
+    assert site.status == down
+    html = render_to_string("billing/purchase_box.html", {"site": site})
+    assert f'action="{PURCHASE}"' in html
+    location = client.post(PURCHASE)["Location"]
+    client.post(location, {"action": "pay"})
+    site.refresh_from_db()
+    assert (site.status, site.subscription_status) == ("active", "active")

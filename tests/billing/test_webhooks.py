@@ -432,3 +432,21 @@ def test_checkout_metadata_message_is_converted(client, site, business):
     post_signed(client, sample("payment_intent_succeeded"))
     message.refresh_from_db()
     assert message.converted_at is not None
+
+
+def test_bank_transfer_pending_then_succeeded_updates_one_row(client, site, business):
+    make_checkout(site, provider_id="ch_5wlclm4jqpg3fe09")
+    pending = {
+        **sample("bank_transfer_intent_succeeded"),
+        "event_type": "bank_transfer_intent.pending",
+    }
+    post_signed(client, pending)
+    payment = Payment.objects.get(provider_payment_id="ba_123")
+    assert payment.status == PaymentStatus.PENDING
+    assert _reload(business).contact_status == "pending"
+    assert LeadEvent.objects.filter(summary__startswith="Bank transfer pending").exists()
+    post_signed(client, sample("bank_transfer_intent_succeeded"))
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert Payment.objects.count() == 1
+    assert _reload(business).contact_status == "purchased"
