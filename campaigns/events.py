@@ -28,6 +28,8 @@ from campaigns.models import Message, SuppressionKind
 from campaigns.suppression import suppression_add
 from crm import inbox
 from crm.lifecycle import (
+    CONTACT_RANK,
+    ENGAGEMENT_RANK,
     business_advance,
     business_mark_bounced,
     business_opt_out,
@@ -181,6 +183,38 @@ def apply_anymail_event(event: ProviderEventModel) -> None:
         raise inbox.Ignored(f"unknown anymail payload kind {kind!r}")
 
 
+def message_for_event(**lookup: Any) -> Message | None:
+    """The message an event is about, with its lead's statuses (one query)."""
+    return (
+        Message.objects.filter(**lookup)
+        .select_related("business")
+        .only(
+            "pk",
+            "business_id",
+            "channel",
+            "to_address",
+            "business__contact_status",
+            "business__furthest_contact_status",
+        )
+        .first()
+    )
+
+
+def advance(row: Message, to: str, at: datetime, **links: Any) -> None:
+    """business_advance for the lead of `row`, skipped when the lead (read with the message)
+    is already at or past `to`: automatic transitions only move forward, so a concurrent
+    event can only have raised it further. Saves a savepoint and a re-read on the hot path."""
+    lead = row.business
+    status_moves = CONTACT_RANK[lead.contact_status] < CONTACT_RANK[to]
+    furthest_moves = to in ENGAGEMENT_RANK and (
+        ENGAGEMENT_RANK[lead.furthest_contact_status] < ENGAGEMENT_RANK[to]
+    )
+    if status_moves or furthest_moves:
+        business_advance(
+            business=row.business_id, to=to, source=EventSource.PROVIDER, at=at, **links
+        )
+
+
 def applied_before(event: ProviderEventModel) -> bool:
     """Whether this stored event already took effect (only possible on a forced replay: a
     failed or unmatched attempt rolled back everything it did)."""
@@ -210,16 +244,9 @@ def apply_tracking(event: ProviderEventModel) -> None:
         raise inbox.Ignored(f"nothing to apply for {etype!r}")
     if not message_id:
         raise inbox.Ignored(f"{etype} event without a message id")
-    message = (
-        Message.objects.filter(provider_message_id=message_id)
-        .only("pk", "business_id", "channel", "to_address")
-        .first()
-    )
+    message = message_for_event(provider_message_id=message_id)
     if message is None:
         raise inbox.Unmatched(f"no message with provider id {message_id!r} (yet)")
-    ProviderEventModel.objects.filter(pk=event.pk, business__isnull=True).update(
-        business_id=message.business_id
-    )
     at = event.occurred_at or event.received_at
     esp = p.get("esp") or "email provider"
     recipient = p.get("recipient") or message.to_address
@@ -244,22 +271,18 @@ def apply_tracking(event: ProviderEventModel) -> None:
     elif etype == "delivered":
         msg.message_mark_delivered(message=message, at=at)
         _timeline(event, message, KIND.MESSAGE_DELIVERED, f"Email delivered to {recipient}", at)
-        business_advance(business=message.business_id, to=ContactStatus.EMAILED, source=src, at=at)
+        advance(message, ContactStatus.EMAILED, at)
     elif etype == "opened":
         if not again:
             msg.message_mark_opened(message=message, at=at)
         _timeline(event, message, KIND.OPENED, "Email opened", at, user_agent=p.get("user_agent"))
-        business_advance(
-            business=message.business_id, to=ContactStatus.OPENED, source=src, at=at, **links
-        )
+        advance(message, ContactStatus.OPENED, at, **links)
     elif etype == "clicked":
         if not again:
             msg.message_mark_clicked(message=message, at=at)
         url = p.get("click_url") or ""
         _timeline(event, message, KIND.CLICKED, f"Link clicked: {url}"[:500], at, url=url)
-        business_advance(
-            business=message.business_id, to=ContactStatus.CLICKED, source=src, at=at, **links
-        )
+        advance(message, ContactStatus.CLICKED, at, **links)
     elif etype == "bounced":
         reason = " — ".join(x for x in (p.get("description"), p.get("mta_response")) if x)
         if bounce_is_permanent(p):

@@ -28,10 +28,11 @@ from twilio.request_validator import (
 )
 
 from campaigns import lifecycle as msg
-from campaigns.models import Message, SuppressionKind
+from campaigns.events import advance, message_for_event
+from campaigns.models import SuppressionKind
 from campaigns.suppression import suppression_add
 from crm import inbox
-from crm.lifecycle import business_advance, business_opt_out, lead_event_add
+from crm.lifecycle import business_opt_out, lead_event_add
 from crm.models import ContactStatus, EventSource, LeadEventKind, Provider, ProviderEvent
 
 logger = logging.getLogger(__name__)
@@ -138,16 +139,9 @@ def apply_status(event: ProviderEvent) -> None:
         raise inbox.Ignored(f"status {status!r} changes nothing")
     if status not in SENT_STATES | FAILED_STATES | {"delivered"}:
         raise inbox.Ignored(f"unknown Twilio status {status!r}")
-    message = (
-        Message.objects.filter(provider_message_id=sid)
-        .only("pk", "business_id", "to_address")
-        .first()
-    )
+    message = message_for_event(provider_message_id=sid)
     if message is None:
         raise inbox.Unmatched(f"no message with sid {sid!r} (yet)")
-    ProviderEvent.objects.filter(pk=event.pk, business__isnull=True).update(
-        business_id=message.business_id
-    )
     at = event.occurred_at or event.received_at
     src = EventSource.PROVIDER
     links = {"message": message, "provider_event": event}
@@ -166,11 +160,11 @@ def apply_status(event: ProviderEvent) -> None:
     if status == "sent":
         msg.message_mark_provider_sent(message=message, at=at)
         timeline(LeadEventKind.MESSAGE_SENT, "SMS sent by Twilio")
-        business_advance(business=message.business_id, to=ContactStatus.TEXTED, source=src, at=at)
+        advance(message, ContactStatus.TEXTED, at)
     elif status == "delivered":
         msg.message_mark_delivered(message=message, at=at)
         timeline(LeadEventKind.MESSAGE_DELIVERED, f"SMS delivered to {message.to_address}")
-        business_advance(business=message.business_id, to=ContactStatus.TEXTED, source=src, at=at)
+        advance(message, ContactStatus.TEXTED, at)
     else:
         code = str(p.get("ErrorCode") or "")
         reason = f"{status}" + (f" (ErrorCode {code})" if code else "")
