@@ -450,3 +450,44 @@ def test_bank_transfer_pending_then_succeeded_updates_one_row(client, site, busi
     assert payment.status == PaymentStatus.SUCCEEDED
     assert Payment.objects.count() == 1
     assert _reload(business).contact_status == "purchased"
+
+
+ALL_SAMPLES = {
+    # sample: (checkout id to prepare, subscription id the sample refers to)
+    "payment_intent_succeeded": ("ch_id123", None),
+    "payment_intent_failed": ("ch_id123", None),
+    "payment_intent_succeeded_live_capture": ("ch_r6wjdigrt0jzyzcw", None),
+    "bank_transfer_intent_succeeded": ("ch_5wlclm4jqpg3fe09", None),
+    "setup_intent_succeeded": (None, "su_vh8v33ac"),
+    "subscription_create": (None, "su_123"),
+    "subscription_past_due": (None, "su_123"),
+    "subscription_paused": (None, "su_123"),
+    "subscription_cancel": (None, "su_123"),
+}
+
+
+def _state():
+    return (
+        Payment.objects.count(),
+        list(Payment.objects.values_list("status", flat=True)),
+        list(Subscription.objects.values_list("status", flat=True)),
+        LeadEvent.objects.count(),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SAMPLES))
+def test_each_sample_delivered_twice_with_one_svix_id_is_applied_once(client, site, name):
+    checkout_id, subscription_id = ALL_SAMPLES[name]
+    if subscription_id:
+        _paid_subscription(client, site, sub_id=subscription_id)
+    else:
+        make_checkout(site, provider_id=checkout_id)
+    assert post_signed(client, sample(name), msg_id=f"msg_{name}").status_code == 200
+    event = ProviderEvent.objects.get(event_id=f"msg_{name}")
+    assert event.status == ProviderEventStatus.PROCESSED, event.error
+    after_first = _state()
+    assert post_signed(client, sample(name), msg_id=f"msg_{name}").status_code == 200
+    assert _state() == after_first
+    event.refresh_from_db()
+    assert event.attempts == 1
+    assert ProviderEvent.objects.filter(event_id=f"msg_{name}").count() == 1
