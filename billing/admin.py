@@ -8,7 +8,7 @@ class CheckoutAdmin(admin.ModelAdmin):
     list_display = ("provider_checkout_id", "business", "site", "status", "created_at")
     list_filter = ("status",)
     raw_id_fields = ("business", "site", "message")
-    readonly_fields = ("status", "paid_at", "abandoned_at")
+    readonly_fields = ("status", "paid_at", "abandoned_at", "reminder_sent_at")
 
 
 @admin.register(Customer)
@@ -21,8 +21,8 @@ class CustomerAdmin(admin.ModelAdmin):
 class SubscriptionAdmin(admin.ModelAdmin):
     list_display = ("provider_subscription_id", "customer", "status", "amount_cents", "currency")
     list_filter = ("status", "currency")
-    raw_id_fields = ("customer", "site")
-    readonly_fields = ("status", "status_changed_at", "cancelled_at")
+    raw_id_fields = ("customer", "site", "checkout")
+    readonly_fields = ("status", "status_changed_at", "cancelled_at", "cancel_requested_at")
 
 
 @admin.register(Payment)
@@ -30,4 +30,4 @@ class PaymentAdmin(admin.ModelAdmin):
     list_display = ("provider_payment_id", "kind", "status", "amount_cents", "currency", "paid_at")
     list_filter = ("status", "kind", "currency")
     raw_id_fields = ("subscription", "checkout", "customer", "business")
-    readonly_fields = ("status",)
+    readonly_fields = ("status", "paid_at", "failed_at")
