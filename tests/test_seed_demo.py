@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, Max, Min
 
 from billing.models import Checkout, Customer, Payment, PaymentStatus, Subscription
@@ -16,6 +17,7 @@ from crm import lifecycle, scoring
 from crm.lifecycle import CONTACT_RANK, ENGAGEMENT_RANK, statuses_reached
 from crm.models import Business, LeadEvent, LeadEventKind
 from crm.services import business_create
+from crm.tallies import TALLIED_FIELDS, funnel_counts, tally_counts
 from sites.models import Site
 
 pytestmark = pytest.mark.django_db
@@ -342,3 +344,37 @@ def test_ranks_used_by_the_seed_are_the_lifecycle_ranks():
         choice for choice, _ in Business._meta.get_field("contact_status").choices
     }
     assert set(ENGAGEMENT_RANK) <= set(CONTACT_RANK)
+
+
+def test_maintained_lead_counts_match_the_rows(world):
+    counts = tally_counts()
+    for field in TALLIED_FIELDS:
+        rows = Business.objects.values_list(field).annotate(n=Count("id"))
+        assert counts.get(field, {}) == {str(value): n for value, n in rows}, field
+    assert (
+        funnel_counts()["purchased"]
+        == Business.objects.filter(furthest_contact_status="purchased").count()
+    )
+
+
+def _indexes() -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        )
+        return set(cursor.fetchall())
+
+
+@pytest.mark.postgres
+def test_bulk_load_path_rebuilds_every_index_and_the_counts(monkeypatch):
+    from webmagic import demo
+
+    before = _indexes()
+    monkeypatch.setattr(demo, "BULK_LOAD_FROM", 0)
+    seed("--leads", "200", "--seed", "3", "--now", NOW)
+    assert _indexes() == before
+    counts = tally_counts()
+    rows = Business.objects.values_list("contact_status").annotate(n=Count("id"))
+    assert counts["contact_status"] == dict(rows) and sum(dict(rows).values()) == 200
+    assert Message.objects.filter(business__isnull=True).count() == 0
+    assert LeadEvent.objects.exclude(business__in=Business.objects.all()).count() == 0

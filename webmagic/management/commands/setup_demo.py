@@ -14,7 +14,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--leads", type=int, default=500, help="demo leads to create")
+        parser.add_argument(
+            "--leads", type=int, default=2000, help="demo leads to create (default 2000)"
+        )
         parser.add_argument("--username", default="demo")
 
     def handle(self, *args, leads: int, username: str, **options):
