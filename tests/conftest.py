@@ -1,16 +1,19 @@
 """Test-wide settings and fixtures. Tests use the real settings module with these overrides;
 there is no second settings tree."""
 
-import os
-
-# django-q2 reads its configuration once at import: run tasks synchronously in tests.
-os.environ.setdefault("Q_SYNC", "1")
-
-import pytest  # noqa: E402
-from django.contrib.auth.models import Group  # noqa: E402
-from django.db import connection  # noqa: E402
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django_q.conf import Conf
 
 ANYMAIL_TEST_SECRET = "username:password"
+
+
+@pytest.fixture(autouse=True)
+def _sync_tasks(monkeypatch):
+    """django-q2 runs tasks inline in tests (it read Q_SYNC once, when pytest-django loaded
+    the settings, before this file). A test that needs a real queue sets Conf.SYNC = False."""
+    monkeypatch.setattr(Conf, "SYNC", True)
 
 
 @pytest.fixture(autouse=True)
