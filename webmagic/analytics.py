@@ -1,0 +1,468 @@
+"""The analytics reads: funnel, conversion cohorts, revenue by source, campaign performance,
+time to convert and time in stage. Shared by the analytics page, its CSV exports and the
+JSON API (webmagic/api_analytics.py).
+
+Every aggregation is one or a few grouped queries: the database does the counting, Python
+only shapes the (few) result rows. Money is integer cents per currency, never floats.
+Rates are fractions (0–1) so the API stays unit-free; the page formats them as percents.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Min, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from billing.models import BillingInterval, Payment, PaymentStatus, Subscription
+from billing.queries import MRR_STATUSES
+from campaigns.models import Campaign, Direction, Message
+from crm.lifecycle import statuses_reached
+from crm.models import Business, ContactStatus
+from crm.queries import STALL_DAYS
+from sites.models import Site
+from webmagic.views import funnel_stages
+
+PERIODS: dict[str, tuple[str, int | None]] = {
+    "30d": ("Last 30 days", 30),
+    "90d": ("Last 90 days", 90),
+    "365d": ("Last 12 months", 365),
+    "all": ("All time", None),
+}
+DEFAULT_PERIOD = "90d"
+GROUPINGS = ("week", "month")
+DEFAULT_GROUPING = "week"
+DIMENSIONS = ("category", "city", "campaign")
+NO_CAMPAIGN = "(no campaign)"
+UNKNOWN = "(unknown)"
+
+CAMPAIGN_SORTS = (
+    "name",
+    "sent",
+    "open_rate",
+    "click_rate",
+    "reply_rate",
+    "purchase_rate",
+    "purchases",
+    "revenue_cents",
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    label: str
+    since: datetime | None
+
+    @property
+    def days(self) -> int | None:
+        return PERIODS[self.key][1]
+
+
+def period_parse(key: str | None, *, now: datetime | None = None) -> Period:
+    """A period key (30d, 90d, 365d, all) → Period. Raises ValueError for anything else."""
+    key = key or DEFAULT_PERIOD
+    if key not in PERIODS:
+        raise ValueError(f"Unknown period {key!r}: use one of {', '.join(PERIODS)}.")
+    label, days = PERIODS[key]
+    now = now or timezone.now()
+    return Period(key=key, label=label, since=now - timedelta(days=days) if days else None)
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+# --- 1. Funnel ----------------------------------------------------------------------------
+
+
+def analytics_funnel(period: Period) -> list[dict[str, Any]]:
+    """DESIGN.md's eight stages with stage-to-stage and overall conversion.
+
+    The counts are the dashboard's (webmagic.views.funnel_stages): all time from the
+    trigger-kept tallies, a period by each stage's own time."""
+    stages = funnel_stages(period.since)
+    top = stages[0].count if stages else 0
+    rows = []
+    for stage in stages:
+        rows.append(
+            {
+                "stage": stage.key,
+                "label": stage.label,
+                "count": stage.count,
+                "step_rate": None if stage.previous is None else _rate(stage.count, stage.previous),
+                "overall_rate": _rate(stage.count, top),
+            }
+        )
+    return rows
+
+
+# --- 2. Conversion rates over time (cohorts by first contact) -----------------------------
+
+
+def _first_contacts(since: datetime | None):
+    """(sql, params) of one row per lead: business_id, first outbound send time."""
+    inner = (
+        Message.objects.filter(direction=Direction.OUTBOUND, sent_at__isnull=False)
+        .order_by()
+        .values("business_id")
+        .annotate(first_sent=Min("sent_at"))
+    )
+    if since is not None:
+        inner = inner.filter(first_sent__gte=since)
+    return inner.query.sql_with_params()
+
+
+def _bucket_sql(column: str, grouping: str) -> str:
+    if grouping not in GROUPINGS:
+        raise ValueError(f"Unknown grouping {grouping!r}: use week or month.")
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('{grouping}', {column} AT TIME ZONE 'UTC') AS date)"
+    # SQLite keeps UTC text; go back six days, then forward to Monday: the week's Monday.
+    if grouping == "week":
+        return f"date({column}, '-6 days', 'weekday 1')"
+    return f"strftime('%Y-%m-01', {column})"
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _in_list(values: list[str]) -> str:
+    # Status values are our own TextChoices words, never user input.
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def conversion_cohorts(period: Period, grouping: str = DEFAULT_GROUPING) -> list[dict[str, Any]]:
+    """Leads grouped by the week (or month) they were first contacted, with the share that
+    went on to open, click, reply and purchase (furthest_contact_status: reached, even if
+    they unsubscribed later)."""
+    inner_sql, params = _first_contacts(period.since)
+    bucket = _bucket_sql("t.first_sent", grouping)
+    reached = {
+        stage: _in_list(statuses_reached(stage))
+        for stage in ("opened", "clicked", "replied", "purchased")
+    }
+    sums = ", ".join(
+        f"SUM(CASE WHEN b.furthest_contact_status IN ({values}) THEN 1 ELSE 0 END)"
+        for values in reached.values()
+    )
+    sql = (
+        f"SELECT {bucket} AS bucket, COUNT(*), {sums} "
+        f"FROM ({inner_sql}) t JOIN crm_business b ON b.id = t.business_id "
+        "GROUP BY 1 ORDER BY 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        result = cursor.fetchall()
+    rows = []
+    for bucket_value, contacted, opened, clicked, replied, purchased in result:
+        contacted = int(contacted)
+        rows.append(
+            {
+                "cohort": _as_date(bucket_value),
+                "contacted": contacted,
+                "opened": int(opened or 0),
+                "clicked": int(clicked or 0),
+                "replied": int(replied or 0),
+                "purchased": int(purchased or 0),
+                "open_rate": _rate(int(opened or 0), contacted),
+                "click_rate": _rate(int(clicked or 0), contacted),
+                "reply_rate": _rate(int(replied or 0), contacted),
+                "purchase_rate": _rate(int(purchased or 0), contacted),
+            }
+        )
+    return rows
+
+
+# --- 3. Revenue by source -----------------------------------------------------------------
+
+
+def _monthly_cents():
+    # Same normalisation as billing.queries.mrr_by_currency (yearly / 12, weekly × 52 / 12).
+    return Case(
+        When(interval=BillingInterval.YEAR, then=F("amount_cents") / Value(12)),
+        When(interval=BillingInterval.WEEK, then=F("amount_cents") * Value(52) / Value(12)),
+        default=F("amount_cents"),
+        output_field=IntegerField(),
+    )
+
+
+def _dimension_fields(by: str, lead: str, checkout: list[str]) -> dict[str, Any]:
+    """Two grouping keys for `by` (city also keeps the state apart: Springfield, IL ≠ MO)."""
+    if by == "category":
+        return {"k1": F(f"{lead}__category"), "k2": Value("")}
+    if by == "city":
+        return {"k1": F(f"{lead}__city"), "k2": F(f"{lead}__state")}
+    if by == "campaign":
+        paths = [F(f"{path}__message__campaign_id") for path in checkout]
+        return {"k1": Coalesce(*paths) if len(paths) > 1 else paths[0], "k2": Value("")}
+    raise ValueError(f"Unknown grouping {by!r}: use one of {', '.join(DIMENSIONS)}.")
+
+
+def revenue_by_source(period: Period, by: str = "category") -> list[dict[str, Any]]:
+    """Revenue (succeeded payments in the period, by paid_at) and current MRR per category,
+    city or converting campaign (the message the checkout came from) and currency.
+    Sorted by revenue, largest first. Two grouped queries plus the campaign names."""
+    pay_keys = _dimension_fields(by, "business", ["checkout", "subscription__checkout"])
+    payments = Payment.objects.filter(status=PaymentStatus.SUCCEEDED)
+    if period.since is not None:
+        payments = payments.filter(paid_at__gte=period.since)
+    revenue = (
+        payments.order_by()
+        .annotate(**pay_keys)
+        .values("k1", "k2", "currency")
+        .annotate(
+            cents=Sum("amount_cents"),
+            payments=Count("id"),
+            leads=Count("business_id", distinct=True),
+        )
+    )
+    sub_keys = _dimension_fields(by, "customer__business", ["checkout"])
+    mrr = (
+        Subscription.objects.filter(status__in=MRR_STATUSES)
+        .order_by()
+        .annotate(**sub_keys)
+        .values("k1", "k2", "currency")
+        .annotate(cents=Sum(_monthly_cents()), subscriptions=Count("id"))
+    )
+    table: dict[tuple, dict[str, Any]] = {}
+
+    def row(k1, k2, currency):
+        key = (k1, k2 or "", currency)
+        if key not in table:
+            table[key] = {
+                "key": k1,
+                "state": k2 or "",
+                "currency": currency,
+                "revenue_cents": 0,
+                "payments": 0,
+                "customers": 0,
+                "mrr_cents": 0,
+                "subscriptions": 0,
+            }
+        return table[key]
+
+    for r in revenue:
+        target = row(r["k1"], r["k2"], r["currency"])
+        target.update(
+            revenue_cents=int(r["cents"] or 0), payments=r["payments"], customers=r["leads"]
+        )
+    for r in mrr:
+        target = row(r["k1"], r["k2"], r["currency"])
+        target.update(mrr_cents=int(r["cents"] or 0), subscriptions=r["subscriptions"])
+    names: dict[int, str] = {}
+    if by == "campaign":
+        ids = [k for (k, _, _) in table if k is not None]
+        names = dict(Campaign.objects.filter(pk__in=ids).values_list("id", "name"))
+    rows = []
+    for r in table.values():
+        if by == "campaign":
+            r["campaign_id"] = r["key"]
+            r["label"] = names.get(r["key"], NO_CAMPAIGN) if r["key"] is not None else NO_CAMPAIGN
+        elif by == "city":
+            r["label"] = ", ".join(p for p in (r["key"], r["state"]) if p) or UNKNOWN
+        else:
+            r["label"] = r["key"] or UNKNOWN
+        r["key"] = "" if r["key"] is None else str(r["key"])
+        r.pop("state")
+        rows.append(r)
+    rows.sort(key=lambda r: (-r["revenue_cents"], -r["mrr_cents"], r["label"], r["currency"]))
+    return rows
+
+
+# --- 4. Campaign performance --------------------------------------------------------------
+
+
+def campaign_performance(period: Period, sort: str = "-revenue_cents") -> list[dict[str, Any]]:
+    """Per campaign (created in the period): sent, delivered, opened, clicked, replied,
+    bounced and purchases (messages that converted), each rate over sent, and revenue in
+    cents per currency from the payments its messages brought in."""
+    desc = sort.startswith("-")
+    sort_key = sort.lstrip("-")
+    if sort_key not in CAMPAIGN_SORTS:
+        raise ValueError(f"Unknown sort {sort!r}: use one of {', '.join(CAMPAIGN_SORTS)}.")
+    campaigns = Campaign.objects.all()
+    if period.since is not None:
+        campaigns = campaigns.filter(created_at__gte=period.since)
+    info = {c["id"]: c for c in campaigns.values("id", "name", "channel", "status", "created_at")}
+    if not info:
+        return []
+    counts = {
+        r["campaign_id"]: r
+        for r in Message.objects.filter(
+            direction=Direction.OUTBOUND, campaign_id__in=campaigns.values("id")
+        )
+        .order_by()
+        .values("campaign_id")
+        .annotate(
+            sent=Count("id", filter=Q(sent_at__isnull=False)),
+            delivered=Count("id", filter=Q(delivered_at__isnull=False)),
+            opened=Count("id", filter=Q(opened_at__isnull=False) | Q(clicked_at__isnull=False)),
+            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
+            replied=Count("id", filter=Q(replied_at__isnull=False)),
+            bounced=Count("id", filter=Q(bounced_at__isnull=False)),
+            purchases=Count("id", filter=Q(converted_at__isnull=False)),
+        )
+    }
+    campaign_of = Coalesce(
+        F("checkout__message__campaign_id"), F("subscription__checkout__message__campaign_id")
+    )
+    revenue: dict[int, dict[str, int]] = {}
+    for r in (
+        Payment.objects.filter(status=PaymentStatus.SUCCEEDED)
+        .order_by()
+        .annotate(campaign=campaign_of)
+        .filter(campaign__in=list(info))
+        .values("campaign", "currency")
+        .annotate(cents=Sum("amount_cents"))
+    ):
+        revenue.setdefault(r["campaign"], {})[r["currency"]] = int(r["cents"] or 0)
+    rows = []
+    for pk, c in info.items():
+        n = counts.get(pk, {})
+        sent = n.get("sent", 0)
+        money = revenue.get(pk, {})
+        row = {
+            "campaign_id": pk,
+            "name": c["name"],
+            "channel": c["channel"],
+            "status": c["status"],
+            "created_at": c["created_at"],
+            **{k: n.get(k, 0) for k in ("sent", "delivered", "opened", "clicked", "replied")},
+            "bounced": n.get("bounced", 0),
+            "purchases": n.get("purchases", 0),
+            "open_rate": _rate(n.get("opened", 0), sent),
+            "click_rate": _rate(n.get("clicked", 0), sent),
+            "reply_rate": _rate(n.get("replied", 0), sent),
+            "purchase_rate": _rate(n.get("purchases", 0), sent),
+            "revenue": [{"currency": cur, "cents": cents} for cur, cents in sorted(money.items())],
+            # One number to sort by: the revenue in the main price currency.
+            "revenue_cents": money.get(settings.PRICE_CURRENCY, 0),
+        }
+        rows.append(row)
+    if sort_key == "name":
+        rows.sort(key=lambda r: (r["name"].lower(), r["campaign_id"]), reverse=desc)
+    else:
+        rows.sort(key=lambda r: (r[sort_key], r["campaign_id"]), reverse=desc)
+    return rows
+
+
+# --- 5. Time to convert and time in stage -------------------------------------------------
+
+
+def _days_expr(later: str, earlier: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0"
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+@dataclass
+class ConvertTimes:
+    converted: int = 0
+    median_days: float | None = None
+    average_days: float | None = None
+    fastest_days: float | None = None
+    slowest_days: float | None = None
+    stages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def time_to_convert(period: Period) -> ConvertTimes:
+    """Days from a lead's first outbound message to its purchase (first purchased site),
+    for purchases in the period; plus how long leads have sat in their current stage."""
+    first_sql, first_params = _first_contacts(None)
+    purchases = (
+        Site.objects.filter(purchased_at__isnull=False, business__isnull=False)
+        .order_by()
+        .values("business_id")
+        .annotate(purchased=Min("purchased_at"))
+    )
+    if period.since is not None:
+        purchases = purchases.filter(purchased__gte=period.since)
+    buy_sql, buy_params = purchases.query.sql_with_params()
+    days = _days_expr("p.purchased", "f.first_sent")
+    joined = (
+        f"FROM ({buy_sql}) p JOIN ({first_sql}) f ON f.business_id = p.business_id "
+        "WHERE p.purchased >= f.first_sent"
+    )
+    params = (*buy_params, *first_params)
+    result = ConvertTimes()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT COUNT(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY {days}), "
+                f"AVG({days}), MIN({days}), MAX({days}) {joined}",
+                params,
+            )
+            n, median, avg, low, high = cursor.fetchone()
+        else:
+            # SQLite has no percentile: the few purchase durations come back to Python.
+            cursor.execute(f"SELECT {days} {joined}", params)
+            values = [float(v) for (v,) in cursor.fetchall()]
+            n = len(values)
+            median = statistics.median(values) if values else None
+            avg = statistics.fmean(values) if values else None
+            low, high = (min(values), max(values)) if values else (None, None)
+    result.converted = int(n or 0)
+
+    def _r(value):
+        return None if value is None else round(float(value), 2)
+
+    result.median_days, result.average_days = _r(median), _r(avg)
+    result.fastest_days, result.slowest_days = _r(low), _r(high)
+    result.stages = time_in_stage()
+    return result
+
+
+def time_in_stage(now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per current contact status: leads, average and longest days there, and how many
+    have waited longer than crm.queries.STALL_DAYS. One grouped query."""
+    now = now or timezone.now()
+    stall_before = now - timedelta(days=STALL_DAYS)
+    table = Business._meta.db_table
+    if connection.vendor == "postgresql":
+        now_param: Any = now
+        stall_param: Any = stall_before
+        days = _days_expr("%s", "contact_status_changed_at")
+        days_sql = days.replace("%s", "CAST(%s AS timestamptz)")
+    else:
+        fmt = "%Y-%m-%d %H:%M:%S.%f"
+        now_param = now.astimezone(UTC).strftime(fmt)
+        stall_param = stall_before.astimezone(UTC).strftime(fmt)
+        days_sql = _days_expr("%s", "contact_status_changed_at")
+    sql = (
+        f"SELECT contact_status, COUNT(*), AVG({days_sql}), MAX({days_sql}), "
+        "SUM(CASE WHEN contact_status_changed_at < %s THEN 1 ELSE 0 END) "
+        f"FROM {table} GROUP BY contact_status"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (now_param, now_param, stall_param))
+        found = {r[0]: r for r in cursor.fetchall()}
+    rows = []
+    for status, label in ContactStatus.choices:
+        r = found.get(status)
+        if r is None:
+            continue
+        _, n, avg, longest, stalled = r
+        rows.append(
+            {
+                "status": status,
+                "label": label,
+                "leads": int(n),
+                "average_days": round(float(avg or 0), 1),
+                "longest_days": round(float(longest or 0), 1),
+                "stalled": int(stalled or 0),
+                "stalled_share": _rate(int(stalled or 0), int(n)),
+            }
+        )
+    return rows
