@@ -362,7 +362,12 @@ def _indexes() -> set[tuple[str, str]]:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
         )
-        return set(cursor.fetchall())
+        indexes = set(cursor.fetchall())
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE connamespace = current_schema()::regnamespace"
+        )
+        return indexes | set(cursor.fetchall())
 
 
 @pytest.mark.postgres
