@@ -581,11 +581,12 @@ class _Table:
         qn = connection.ops.quote_name
         columns = ", ".join(qn(f.column) for f in self.fields)
         sql = f"COPY {qn(self.model._meta.db_table)} ({columns}) FROM STDIN"
-        names, json_at = self.names, self.json_at
-        defaults = self.defaults
+        json_at = self.json_at
+        pairs = [(n, self.defaults.get(n)) for n in self.names]
         with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
             for row in self.rows:
-                values = [row[n] if n in row else defaults.get(n) for n in names]
+                get = row.get
+                values = [get(n, default) for n, default in pairs]
                 for i in json_at:
                     if not isinstance(values[i], str):
                         values[i] = json.dumps(values[i])
