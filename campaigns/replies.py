@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns import lifecycle as msg
+from campaigns.events import link_event_to_lead
 from campaigns.models import (
     Channel,
     Direction,
@@ -260,7 +261,7 @@ def email_reply_apply(event: ProviderEvent) -> None:
     business, answered = email_reply_match(p)
     if business is None:
         raise inbox.Unmatched(f"no lead or message for the reply from {p.get('from')!r}")
-    ProviderEvent.objects.filter(pk=event.pk, business__isnull=True).update(business=business)
+    link_event_to_lead(event, business.pk)
     at = event.occurred_at or event.received_at
     text = reply_text(p.get("text") or "")
     if is_auto_reply(p.get("headers") or {}, p.get("subject") or ""):
@@ -317,6 +318,8 @@ def sms_inbound_apply(event: ProviderEvent) -> None:
     if keyword == "stop":
         # The number is suppressed even when no lead has it yet: it outlives the lead.
         suppression_add(kind=SuppressionKind.PHONE, value=phone, reason="sms_stop", source="twilio")
+        if leads:
+            link_event_to_lead(event, leads[0])
         for pk in leads:
             business_opt_out(
                 business=pk, channel="sms", source=src, reason=f"SMS {body[:20]!r}", at=at,
@@ -325,7 +328,7 @@ def sms_inbound_apply(event: ProviderEvent) -> None:
         return
     if not leads:
         raise inbox.Unmatched(f"no lead with phone {phone!r}")
-    ProviderEvent.objects.filter(pk=event.pk, business__isnull=True).update(business_id=leads[0])
+    link_event_to_lead(event, leads[0])
     if keyword == "start":
         # Lift only what a STOP put there; "unreachable" and other reasons stay.
         Suppression.objects.filter(

@@ -210,3 +210,16 @@ def test_the_conversation_shows_outbound_and_inbound_in_order(client, consenting
     assert html.index("Your site is ready") < html.index("Looks &lt;b&gt;great&lt;/b&gt;")
     assert "<b>great</b>" not in html
     assert out.to_address in html
+
+
+def test_the_lead_page_lists_its_provider_events_with_the_raw_event_on_demand(
+    client, staff_user, consenting
+):
+    sent_message(consenting, channel=Channel.SMS, provider_id="SMout")
+    _sms_reply(client, consenting, "Call me <tomorrow>", "SMin1")
+    client.force_login(staff_user)
+    page = client.get(f"/admin/crm/leads/{consenting.pk}/").content.decode()
+    event = consenting.provider_events.get()
+    assert f"/admin/crm/inbox/?raw={event.pk}" in page
+    raw = client.get(f"/admin/crm/inbox/?raw={event.pk}", HTTP_HX_REQUEST="true")
+    assert b"Call me &lt;tomorrow&gt;" in raw.content
