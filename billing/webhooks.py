@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -369,11 +370,11 @@ def apply_payment_succeeded(event: ProviderEvent) -> None:
 
 def _apply_waiting_subscription_events(subscription_id: str, current_pk: int) -> None:
     waiting = (
-        ProviderEvent.objects.filter(
-            provider=PROVIDER,
-            status=ProviderEventStatus.UNMATCHED,
-            event_type__startswith="subscription.",
-            payload__id=subscription_id,
+        ProviderEvent.objects.filter(provider=PROVIDER, status=ProviderEventStatus.UNMATCHED)
+        .filter(
+            Q(event_type__startswith="subscription.", payload__id=subscription_id)
+            | Q(event_type__startswith="setup_intent.", payload__suscription__id=subscription_id)
+            | Q(event_type__startswith="setup_intent.", payload__subscription__id=subscription_id)
         )
         .exclude(pk=current_pk)
         .order_by("occurred_at", "received_at", "pk")

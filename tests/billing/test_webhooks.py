@@ -491,3 +491,13 @@ def test_each_sample_delivered_twice_with_one_svix_id_is_applied_once(client, si
     event.refresh_from_db()
     assert event.attempts == 1
     assert ProviderEvent.objects.filter(event_id=f"msg_{name}").count() == 1
+
+
+def test_setup_intent_before_its_payment_is_applied_when_the_payment_links_it(client, site):
+    post_signed(client, sample("setup_intent_succeeded"), msg_id="msg_setup_early")
+    event = ProviderEvent.objects.get(event_id="msg_setup_early")
+    assert event.status == ProviderEventStatus.UNMATCHED
+    _paid_subscription(client, site, sub_id="su_vh8v33ac")
+    event.refresh_from_db()
+    assert event.status == ProviderEventStatus.PROCESSED
+    assert LeadEvent.objects.filter(summary__startswith="Card saved").count() == 1
