@@ -822,6 +822,8 @@ class _World:
                 recent_review_count=recent,
                 photo_count=photos,
             )
+            if len(self.score_cache) > 100_000:  # keep memory flat at a million leads
+                self.score_cache.clear()
             found = self.score_cache[key] = (points, json.dumps(breakdown))
         return found
 
