@@ -13,6 +13,7 @@ admin.site.site_url = "/admin/crm/"
 
 urlpatterns = [
     path("admin/db/", admin.site.urls),
+    path("admin/crm/", include("webmagic.urls_staff")),
     # The dashboard joins the crm namespace from here: it shows billing revenue (crm must
     # not import billing).
     path(
