@@ -1,0 +1,455 @@
+"""The staff analytics page (/admin/crm/analytics/): funnel, conversion cohorts, revenue by
+source, campaign performance and time to convert, each drawn as a server-rendered SVG
+chart (no JavaScript, no CDN) with its numbers as a table and as CSV
+(`?format=csv&chart=<name>`)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from billing.queries import format_money
+from crm.permissions import staff_required
+from webmagic import analytics
+
+CHART_W = 640
+COLORS = {
+    "open_rate": "#2e90fa",
+    "click_rate": "#6172f3",
+    "reply_rate": "#9e77ed",
+    "purchase_rate": "#12b76a",
+}
+SERIES_LABELS = {
+    "open_rate": "Opened",
+    "click_rate": "Clicked",
+    "reply_rate": "Replied",
+    "purchase_rate": "Purchased",
+}
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+@dataclass
+class Table:
+    """A chart's numbers: the HTML table and the CSV carry the same rows."""
+
+    headers: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    # Raw values for CSV (cents stay integers, rates stay fractions).
+    raw: list[list[Any]] = field(default_factory=list)
+    raw_headers: list[str] = field(default_factory=list)
+
+
+# --- SVG geometry ---------------------------------------------------------------------------
+
+
+def funnel_svg(stages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Centred bars narrowing with the counts: a funnel."""
+    bar_h, gap, top = 30, 8, 6
+    inner = CHART_W - 260  # room for the label on the left and the numbers on the right
+    largest = max((s["count"] for s in stages), default=0) or 1
+    bars = []
+    for i, s in enumerate(stages):
+        w = max(2.0, inner * s["count"] / largest) if s["count"] else 0.0
+        y = top + i * (bar_h + gap)
+        bars.append(
+            {
+                "x": round(150 + (inner - w) / 2, 1),
+                "y": y,
+                "w": round(w, 1),
+                "h": bar_h,
+                "label": s["label"],
+                "text_y": y + bar_h / 2 + 5,
+                "count": f"{s['count']:,}",
+                "rate": _pct(s["step_rate"]) if s["step_rate"] is not None else "",
+                "shade": f"hsl(152, 55%, {32 + i * 6}%)",
+            }
+        )
+    return {"width": CHART_W, "height": top * 2 + len(stages) * (bar_h + gap), "bars": bars}
+
+
+def line_svg(cohorts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One line per rate (0–100 %) over the cohorts."""
+    left, right, top, bottom = 44, 16, 12, 40
+    h = 240
+    plot_w, plot_h = CHART_W - left - right, h - top - bottom
+    n = len(cohorts)
+    top_rate = max((c[k] for c in cohorts for k in COLORS), default=0.0)
+    # Round the axis up to a tidy percentage so small rates still fill the chart.
+    ceiling = next((t for t in (0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1.0) if top_rate <= t), 1.0)
+
+    def x(i: int) -> float:
+        return round(left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2), 1)
+
+    def y(v: float) -> float:
+        return round(top + plot_h * (1 - v / ceiling), 1)
+
+    lines = []
+    for key, color in COLORS.items():
+        points = [(x(i), y(c[key])) for i, c in enumerate(cohorts)]
+        lines.append(
+            {
+                "label": SERIES_LABELS[key],
+                "color": color,
+                "points": " ".join(f"{px},{py}" for px, py in points),
+                "dots": [{"x": px, "y": py} for px, py in points],
+            }
+        )
+    grid = [
+        {"y": y(ceiling * f), "label": f"{ceiling * f * 100:.0f}%"} for f in (0, 0.25, 0.5, 0.75, 1)
+    ]
+    step = max(1, n // 8)
+    xlabels = [
+        {"x": x(i), "label": c["cohort"].strftime("%b %d")}
+        for i, c in enumerate(cohorts)
+        if i % step == 0
+    ]
+    return {
+        "width": CHART_W,
+        "height": h,
+        "left": left,
+        "right": CHART_W - right,
+        "base": top + plot_h,
+        "label_y": top + plot_h + 18,
+        "lines": lines,
+        "grid": grid,
+        "xlabels": xlabels,
+    }
+
+
+def bar_svg(items: list[tuple[str, int, str]], *, limit: int = 12) -> dict[str, Any]:
+    """Horizontal bars: (label, value, value text), largest first, at most `limit`."""
+    items = items[:limit]
+    bar_h, gap, label_w, value_w = 20, 7, 190, 110
+    inner = CHART_W - label_w - value_w
+    largest = max((v for _, v, _ in items), default=0) or 1
+    bars = []
+    for i, (label, value, text) in enumerate(items):
+        y = 4 + i * (bar_h + gap)
+        bars.append(
+            {
+                "y": y,
+                "w": round(max(1.0, inner * value / largest) if value else 0.0, 1),
+                "h": bar_h,
+                "label": label if len(label) <= 28 else label[:27] + "…",
+                "full_label": label,
+                "text_y": y + bar_h / 2 + 4,
+                "value": text,
+            }
+        )
+    return {
+        "width": CHART_W,
+        "height": 8 + len(items) * (bar_h + gap),
+        "x": label_w,
+        "value_x": label_w + inner + 8,
+        "bars": bars,
+    }
+
+
+# --- the sections ---------------------------------------------------------------------------
+
+
+def _funnel(period, **_) -> tuple[dict, Table]:
+    stages = analytics.analytics_funnel(period)
+    table = Table(
+        headers=["Stage", "Leads", "From previous stage", "From scraped"],
+        rows=[
+            [s["label"], f"{s['count']:,}", _pct(s["step_rate"]), _pct(s["overall_rate"])]
+            for s in stages
+        ],
+        raw_headers=["stage", "count", "step_rate", "overall_rate"],
+        raw=[[s["stage"], s["count"], s["step_rate"], s["overall_rate"]] for s in stages],
+    )
+    return {"stages": stages, "svg": funnel_svg(stages)}, table
+
+
+def _cohorts(period, group: str, **_) -> tuple[dict, Table]:
+    cohorts = analytics.conversion_cohorts(period, group)
+    keys = ["contacted", "opened", "clicked", "replied", "purchased"]
+    rates = list(COLORS)
+    table = Table(
+        headers=["Cohort (first contact)", "Contacted", *[SERIES_LABELS[r] for r in rates]],
+        rows=[
+            [
+                c["cohort"].isoformat(),
+                f"{c['contacted']:,}",
+                *[f"{_pct(c[r])} ({c[k]:,})" for r, k in zip(rates, keys[1:], strict=True)],
+            ]
+            for c in cohorts
+        ],
+        raw_headers=["cohort", *keys, *rates],
+        raw=[
+            [c["cohort"].isoformat(), *[c[k] for k in keys], *[c[r] for r in rates]]
+            for c in cohorts
+        ],
+    )
+    return {"cohorts": cohorts, "svg": line_svg(cohorts) if cohorts else None}, table
+
+
+def _revenue(period, by: str, **_) -> tuple[dict, Table]:
+    rows = analytics.revenue_by_source(period, by)
+    currencies = sorted({r["currency"] for r in rows})
+    charts = []
+    for currency in currencies:
+        mine = [r for r in rows if r["currency"] == currency]
+        charts.append(
+            {
+                "currency": currency,
+                "revenue": bar_svg(
+                    [
+                        (r["label"], r["revenue_cents"], format_money(r["revenue_cents"], currency))
+                        for r in mine
+                        if r["revenue_cents"]
+                    ]
+                ),
+                "mrr": bar_svg(
+                    sorted(
+                        [
+                            (r["label"], r["mrr_cents"], format_money(r["mrr_cents"], currency))
+                            for r in mine
+                            if r["mrr_cents"]
+                        ],
+                        key=lambda item: -item[1],
+                    )
+                ),
+            }
+        )
+    table = Table(
+        headers=[by.capitalize(), "Currency", "Revenue", "Payments", "Customers", "MRR", "Subs"],
+        rows=[
+            [
+                r["label"],
+                r["currency"],
+                format_money(r["revenue_cents"], r["currency"]),
+                r["payments"],
+                r["customers"],
+                format_money(r["mrr_cents"], r["currency"]),
+                r["subscriptions"],
+            ]
+            for r in rows
+        ],
+        raw_headers=[
+            by,
+            "currency",
+            "revenue_cents",
+            "payments",
+            "customers",
+            "mrr_cents",
+            "subscriptions",
+        ],
+        raw=[
+            [
+                r["label"],
+                r["currency"],
+                r["revenue_cents"],
+                r["payments"],
+                r["customers"],
+                r["mrr_cents"],
+                r["subscriptions"],
+            ]
+            for r in rows
+        ],
+    )
+    return {"charts": charts}, table
+
+
+CAMPAIGN_COLUMNS = [
+    ("name", "Campaign"),
+    ("sent", "Sent"),
+    ("open_rate", "Open"),
+    ("click_rate", "Click"),
+    ("reply_rate", "Reply"),
+    ("purchase_rate", "Purchase"),
+    ("purchases", "Purchases"),
+    ("revenue_cents", "Revenue"),
+]
+
+
+def _campaigns(period, sort: str, **_) -> tuple[dict, Table]:
+    rows = analytics.campaign_performance(period, sort)
+
+    def money(r):
+        return " · ".join(format_money(m["cents"], m["currency"]) for m in r["revenue"]) or "—"
+
+    table = Table(
+        headers=[label for _, label in CAMPAIGN_COLUMNS],
+        rows=[
+            [
+                {
+                    "text": r["name"],
+                    "href": reverse("campaigns:campaign-detail", args=[r["campaign_id"]]),
+                },
+                f"{r['sent']:,}",
+                _pct(r["open_rate"]),
+                _pct(r["click_rate"]),
+                _pct(r["reply_rate"]),
+                _pct(r["purchase_rate"]),
+                r["purchases"],
+                money(r),
+            ]
+            for r in rows
+        ],
+        raw_headers=[
+            "campaign_id",
+            "name",
+            "channel",
+            "sent",
+            "delivered",
+            "opened",
+            "clicked",
+            "replied",
+            "bounced",
+            "purchases",
+            "open_rate",
+            "click_rate",
+            "reply_rate",
+            "purchase_rate",
+            "revenue",
+        ],
+        raw=[
+            [
+                r["campaign_id"],
+                r["name"],
+                r["channel"],
+                r["sent"],
+                r["delivered"],
+                r["opened"],
+                r["clicked"],
+                r["replied"],
+                r["bounced"],
+                r["purchases"],
+                r["open_rate"],
+                r["click_rate"],
+                r["reply_rate"],
+                r["purchase_rate"],
+                " ".join(f"{m['currency']}:{m['cents']}" for m in r["revenue"]),
+            ]
+            for r in rows
+        ],
+    )
+    chart = bar_svg(
+        [(r["name"], round(r["purchase_rate"] * 10000), _pct(r["purchase_rate"])) for r in rows]
+    )
+    return {"rows": rows, "svg": chart, "ids": [r["campaign_id"] for r in rows]}, table
+
+
+def _stages(period, **_) -> tuple[dict, Table]:
+    times = analytics.time_to_convert(period)
+    stages = times.stages
+    table = Table(
+        headers=["Current stage", "Leads", "Average days there", "Longest", "Stalled (>14 days)"],
+        rows=[
+            [
+                s["label"],
+                f"{s['leads']:,}",
+                s["average_days"],
+                s["longest_days"],
+                f"{s['stalled']:,} ({_pct(s['stalled_share'])})",
+            ]
+            for s in stages
+        ],
+        raw_headers=["status", "leads", "average_days", "longest_days", "stalled"],
+        raw=[
+            [s["status"], s["leads"], s["average_days"], s["longest_days"], s["stalled"]]
+            for s in stages
+        ],
+    )
+    chart = bar_svg(
+        [(s["label"], round(s["average_days"] * 10), f"{s['average_days']} d") for s in stages],
+        limit=len(stages),
+    )
+    return {"times": times, "svg": chart}, table
+
+
+SECTIONS: dict[str, Callable[..., tuple[dict, Table]]] = {
+    "funnel": _funnel,
+    "cohorts": _cohorts,
+    "revenue": _revenue,
+    "campaigns": _campaigns,
+    "stages": _stages,
+}
+
+
+def _csv(name: str, table: Table, period_key: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="analytics-{name}-{period_key}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(table.raw_headers)
+    for row in table.raw:
+        # A spreadsheet must not run a scraped name as a formula.
+        writer.writerow(
+            ["'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row]
+        )
+    return response
+
+
+@staff_required
+@require_GET
+def analytics_page(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    try:
+        period = analytics.period_parse(params.get("period") or analytics.DEFAULT_PERIOD)
+        group = params.get("group") or analytics.DEFAULT_GROUPING
+        by = params.get("by") or "category"
+        sort = params.get("sort") or "-revenue_cents"
+        if group not in analytics.GROUPINGS:
+            raise ValueError(f"Unknown grouping {group!r}: use week or month.")
+        if by not in analytics.DIMENSIONS:
+            raise ValueError(f"Unknown grouping {by!r}: use category, city or campaign.")
+        if sort.lstrip("-") not in analytics.CAMPAIGN_SORTS:
+            raise ValueError(f"Unknown sort {sort!r}.")
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    choice = {"period": period.key, "group": group, "by": by, "sort": sort}
+    if params.get("format") == "csv":
+        chart = params.get("chart", "")
+        if chart not in SECTIONS:
+            return HttpResponseBadRequest(
+                f"chart must be one of {', '.join(SECTIONS)}", content_type="text/plain"
+            )
+        _, table = SECTIONS[chart](period, group=group, by=by, sort=sort)
+        return _csv(chart, table, period.key)
+    sections = {}
+    for name, build in SECTIONS.items():
+        data, table = build(period, group=group, by=by, sort=sort)
+        sections[name] = {
+            **data,
+            "table": table,
+            "csv_url": "?" + urlencode({**choice, "format": "csv", "chart": name}),
+        }
+
+    def link(**change) -> str:
+        return "?" + urlencode({**choice, **change})
+
+    sort_links = [
+        {
+            "label": label,
+            "url": link(sort=(key if sort == f"-{key}" else f"-{key}")),
+            "active": sort.lstrip("-") == key,
+            "desc": sort.startswith("-"),
+        }
+        for key, label in CAMPAIGN_COLUMNS
+    ]
+    return render(
+        request,
+        "analytics/analytics_page.html",
+        {
+            "period": period,
+            "choice": choice,
+            "periods": [(k, label, link(period=k)) for k, (label, _) in analytics.PERIODS.items()],
+            "groups": [(g, g.capitalize(), link(group=g)) for g in analytics.GROUPINGS],
+            "dimensions": [(d, d.capitalize(), link(by=d)) for d in analytics.DIMENSIONS],
+            "sections": sections,
+            "sort_links": sort_links,
+        },
+    )
