@@ -179,11 +179,14 @@ def lead_page(
     before: str | None = None,
     size: int = PAGE_SIZE,
     with_count: bool = True,
+    estimate: bool = True,
 ) -> LeadPage:
     """One keyset page of `qs` as row dicts (ROW_FIELDS). With `with_count`, the capped
     total rides on the same query; above the cap the planner's estimate is fetched.
 
-    `after` moves forward from a cursor, `before` moves back; raises BadCursor for junk."""
+    `after` moves forward from a cursor, `before` moves back; raises BadCursor for junk.
+    `estimate=False` skips the planner estimate (one query less; the htmx fragment fetches
+    it separately)."""
     key, field_name, desc, nullable = sort_parse(sort)
     sort_value = f"-{key}" if desc else key
     if qs.query.is_empty():
@@ -232,9 +235,9 @@ def lead_page(
             page.prev_cursor = cursor_encode(first[field_name], first["id"])
     if total is not None and total > COUNT_CAP:
         page.total_capped = True
-        estimate = lead_count_estimate(base)
-        if estimate is not None:
-            page.total = max(estimate, COUNT_CAP + 1)
+        guess = lead_count_estimate(base) if estimate else None
+        if guess is not None:
+            page.total = max(guess, COUNT_CAP + 1)
             page.total_is_estimate = True
     return page
 

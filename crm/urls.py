@@ -9,6 +9,7 @@ app_name = "crm"
 urlpatterns = [
     path("leads/", views.lead_list, name="lead-list"),
     path("leads/export.csv", views.lead_export, name="lead-export"),
+    path("leads/count/", views.lead_count, name="lead-count"),
     path("leads/bulk/status/", views.lead_bulk_status, name="lead-bulk-status"),
     path("leads/bulk/assign/", views.lead_bulk_assign, name="lead-bulk-assign"),
     path("leads/views/", views.saved_view_create, name="saved-view-create"),

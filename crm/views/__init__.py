@@ -10,6 +10,7 @@ from crm.views.detail import (
 from crm.views.leads import (
     lead_bulk_assign,
     lead_bulk_status,
+    lead_count,
     lead_export,
     lead_list,
     saved_view_create,
@@ -21,6 +22,7 @@ __all__ = [
     "lead_assign",
     "lead_bulk_assign",
     "lead_bulk_status",
+    "lead_count",
     "lead_detail",
     "lead_do_not_contact",
     "lead_export",

@@ -29,7 +29,13 @@ from crm.forms import BulkAssignForm, BulkStatusForm, SavedViewForm, staff_users
 from crm.lifecycle import LifecycleError, business_set_status
 from crm.models import Business, ContactStatus, SavedView
 from crm.permissions import can_edit, editor_required, staff_required
-from crm.queries import BadCursor, lead_page
+from crm.queries import (
+    COUNT_CAP,
+    BadCursor,
+    lead_capped_count,
+    lead_count_estimate,
+    lead_page,
+)
 from crm.views.writes import business_assign_owner, saved_view_save
 
 # Bulk writes touch each lead through the lifecycle; beyond this, ask for a narrower filter.
@@ -73,7 +79,7 @@ def _sidebar_form(filterset, user) -> forms.Form:
     return form
 
 
-def _lead_table_context(request: HttpRequest, filterset) -> dict:
+def _lead_table_context(request: HttpRequest, filterset, *, estimate: bool = True) -> dict:
     params = view_params(request.GET)
     errors = None
     if filterset.is_valid():
@@ -84,10 +90,14 @@ def _lead_table_context(request: HttpRequest, filterset) -> dict:
     sort = request.GET.get("sort")
     try:
         page = lead_page(
-            qs, sort=sort, after=request.GET.get("after"), before=request.GET.get("before")
+            qs,
+            sort=sort,
+            after=request.GET.get("after"),
+            before=request.GET.get("before"),
+            estimate=estimate,
         )
     except BadCursor as exc:
-        page = lead_page(qs, sort=sort)
+        page = lead_page(qs, sort=sort, estimate=estimate)
         errors = {"page": [str(exc)]}
     params["sort"] = page.sort
     page_no = request.GET.get("p", "1")
@@ -108,9 +118,10 @@ def _lead_table_context(request: HttpRequest, filterset) -> dict:
 @require_GET
 def lead_list(request: HttpRequest) -> HttpResponse:
     filterset = lead_filterset(request.GET, user=request.user)
-    context = _lead_table_context(request, filterset)
     htmx = getattr(request, "htmx", None)
-    if htmx and not htmx.history_restore_request and htmx.target == "lead-table":
+    fragment = bool(htmx and not htmx.history_restore_request and htmx.target == "lead-table")
+    context = _lead_table_context(request, filterset, estimate=not fragment)
+    if fragment:
         # The fragment renders without the context processors (they query the database)
         # so the whole htmx request is session + user + one query for rows and count.
         context["csrf_token"] = get_token(request)
@@ -126,6 +137,27 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         statuses=ContactStatus.choices,
     )
     return render(request, "crm/lead_list.html", context)
+
+
+@staff_required
+@require_GET
+def lead_count(request: HttpRequest) -> HttpResponse:
+    """The total label for a filter above the exact-count cap (the planner's estimate),
+    fetched by the table fragment after it has rendered."""
+    filterset = lead_filterset(request.GET, user=request.user)
+    if not filterset.is_valid():
+        return HttpResponseBadRequest("Invalid filter", content_type="text/plain")
+    n, capped = lead_capped_count(filterset.qs)
+    label = f"{n:,} lead{'s' if n != 1 else ''}"
+    if capped:
+        guess = lead_count_estimate(filterset.qs)
+        label = (
+            f"about {max(guess, COUNT_CAP + 1):,} leads <abbr title=\"PostgreSQL's estimate: "
+            'an exact count of this many rows would slow every page">(estimate)</abbr>'
+            if guess is not None
+            else f"more than {COUNT_CAP:,} leads"
+        )
+    return HttpResponse(f'<span class="total" id="lead-total">{label}</span>')
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:

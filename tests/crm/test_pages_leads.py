@@ -307,3 +307,24 @@ def test_rating_decimal_cursor_round_trips():
     again = lead_page(Business.objects.all(), sort="-rating", size=1, after=page.next_cursor)
     assert again.rows[0]["rating"] == Decimal("4.5")
     assert again.rows[0]["id"] != page.rows[0]["id"]
+
+
+@pytest.mark.django_db
+def test_above_the_cap_the_fragment_defers_the_estimate_to_a_count_request(
+    staff_client, monkeypatch, django_assert_max_num_queries
+):
+    import crm.queries
+
+    make_leads(6)
+    monkeypatch.setattr(crm.queries, "COUNT_CAP", 3)
+    headers = {"HX-Request": "true", "HX-Target": "lead-table"}
+    with django_assert_max_num_queries(3):
+        response = staff_client.get("/admin/crm/leads/?state=TX", headers=headers)
+    body = response.content.decode()
+    assert "more than 3 leads" in body
+    assert 'hx-get="/admin/crm/leads/count/?state=TX' in body
+    count = staff_client.get("/admin/crm/leads/count/?state=TX").content.decode()
+    assert "(estimate)" in count or "more than" in count
+    exact = staff_client.get("/admin/crm/leads/count/?city=Austin").content.decode()
+    assert "3 leads" in exact
+    assert staff_client.get("/admin/crm/leads/count/?min_score=x").status_code == 400
