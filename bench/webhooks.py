@@ -1,11 +1,11 @@
 """Benchmark: webhook throughput under concurrent load, next to its anchors in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/wm_events .venv/bin/python \
-        -m bench.webhooks [--seconds 10] [--connections 8] [--workers 4]
+        -m bench.webhooks [--seconds 10] [--rounds 3] [--connections 8] [--workers 8]
 
 Serves the app with gunicorn on 127.0.0.1 (its own database, wm_bench_webhooks, dropped and
 migrated each run; DEBUG off) and loads it with wrk (Debian's `wrk`) from the same machine.
-Every endpoint runs for the same bounded time with the same connections, one after the other:
+Every endpoint runs for the same bounded time with the same connections, in interleaved rounds:
 
 - anchor `trivial`: a Django view that returns "ok" (the ceiling of the stack);
 - anchor `bare_sql`: a Django view that runs the bare SQL transaction an event needs (inbox
@@ -486,7 +486,7 @@ def run(
     seconds: int = 10,
     connections: int = 8,
     wrk_threads: int = 2,
-    workers: int = 4,
+    workers: int = 8,
     gthreads: int = 1,
     rounds: int = 3,
     leads: int = 2000,
@@ -588,7 +588,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--gthreads", type=int, default=1, help=">1: gunicorn gthread workers")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
