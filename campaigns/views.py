@@ -27,6 +27,9 @@ from sites.models import Site, SiteStatus
 
 
 def _ids(params) -> list[int]:
+    """The explicit selection; "select all matching" (`all=1`) means the filter instead."""
+    if params.get("all") == "1":
+        return []
     return sorted({int(v) for v in params.getlist("ids") if str(v).isdigit()})
 
 

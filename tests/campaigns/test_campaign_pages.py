@@ -173,3 +173,14 @@ def test_progress_fragment_polls_while_sending(client, staff_user, leads):
     html = response.content.decode()
     assert html.lstrip().startswith('<section class="card" id="campaign-progress"')
     assert 'hx-trigger="every 3s"' in html and "2 queued" in html
+
+
+def test_lead_table_bulk_form_with_select_all_matching_uses_the_filter(client, sales_user, leads):
+    client.force_login(sales_user)
+    # What the lead table's bulk form sends (GET): filters, row ids, all=1 and its own fields.
+    response = client.get(
+        f"/admin/crm/campaigns/new/?city=Austin&ids={leads[0].pk}&all=1&to_status=pending"
+        "&next=/admin/crm/leads/"
+    )
+    html = response.content.decode()
+    assert "selected lead" not in html and 'id="eligible-count">2<' in html
