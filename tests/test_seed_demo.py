@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from io import StringIO
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, Max, Min
+from django.urls import resolve
 
 from billing.models import Checkout, Customer, Payment, PaymentStatus, Subscription
 from campaigns.models import Campaign, Message, Suppression
+from campaigns.sending import unsubscribe_unsign
 from crm import lifecycle, scoring
 from crm.lifecycle import CONTACT_RANK, ENGAGEMENT_RANK, statuses_reached
 from crm.models import Business, LeadEvent, LeadEventKind
@@ -383,3 +387,25 @@ def test_bulk_load_path_rebuilds_every_index_and_the_counts(monkeypatch):
     assert counts["contact_status"] == dict(rows) and sum(dict(rows).values()) == 200
     assert Message.objects.filter(business__isnull=True).count() == 0
     assert LeadEvent.objects.exclude(business__in=Business.objects.all()).count() == 0
+
+
+def test_sent_messages_are_rendered_with_working_links_and_on_the_timeline(world, client):
+    email = Message.objects.filter(
+        direction="outbound", channel="email", step=1, status="delivered", clicked_at=None
+    ).first()
+    assert email.subject == f"{email.business.name}: we built you a new website"
+    assert settings.SENDER_POSTAL_ADDRESS in email.body
+    unsubscribe = re.search(r"Unsubscribe: (\S+)", email.body).group(1)
+    token = resolve(urlsplit(unsubscribe).path).kwargs["token"]
+    assert unsubscribe_unsign(token) == (email.business_id, "email")
+    sms = Message.objects.filter(direction="outbound", channel="sms", sent_at__isnull=False)
+    assert all("STOP" in body for body in sms.values_list("body", flat=True))
+    sent = Message.objects.filter(direction="outbound", sent_at__isnull=False)
+    assert LeadEvent.objects.filter(kind="message_sent").count() == sent.count()
+    assert not Message.objects.filter(status="queued").exclude(body="").exists()
+
+    response = client.get(f"/c/{email.token}/", HTTP_USER_AGENT="Mozilla/5.0 (Macintosh)")
+    assert response.status_code in (200, 302)
+    email.refresh_from_db()
+    assert email.clicked_count == 1
+    assert email.business.contact_status in ("clicked", "bounced", "unsubscribed")

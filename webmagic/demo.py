@@ -59,6 +59,7 @@ from campaigns.models import (
     Suppression,
     SuppressionKind,
 )
+from campaigns.sending import STOP_TEXT, render_text, unsubscribe_url
 from crm import scoring
 from crm.lifecycle import CONTACT_RANK, ENGAGEMENT_RANK
 from crm.models import (
@@ -497,18 +498,25 @@ EMAIL_REPLIES = (
 SMS_REPLIES = ("Yes interested", "Who is this?", "How much?", "Call me", "Looks good 👍")
 BOUNCE_ERROR = "550 5.1.1 The email account that you tried to reach does not exist."
 SMS_FAIL_ERROR = "30003: Unreachable destination handset"
-EMAIL_SUBJECT = "{{ business.name }}: we built you a new website"
+# Campaign templates with campaigns.sending's merge fields; messages are rendered with them.
+EMAIL_SUBJECT = "{{ business_name }}: we built you a new website"
 EMAIL_BODY = (
-    "Hi {{ business.name }} team,\n\n"
-    "We noticed {{ business.name }} in {{ business.city }} doesn't have a website of its own, "
+    "Hi {{ business_name }} team,\n\n"
+    "We noticed {{ business_name }} in {{ city }} doesn't have a website of its own, "
     "so we made you one: {{ preview_url }}\n\n"
     "It is yours for $400 + $97/month, hosting and changes included.\n\n"
     "— WebMagic\n{{ sender_address }}\nUnsubscribe: {{ unsubscribe_url }}"
 )
-SMS_BODY = (
-    "Hi from WebMagic! We built {{ business.name }} a free website preview: {{ preview_url }} "
-    "Reply STOP to opt out."
-)
+FOLLOWUP = {
+    "after_days": 3,
+    "subject": "Re: {{ business_name }}: we built you a new website",
+    "body": (
+        "Hi again! Just checking you saw the site we made for {{ business_name }}: "
+        "{{ preview_url }}\n\n— WebMagic\n{{ sender_address }}\n"
+        "Unsubscribe: {{ unsubscribe_url }}"
+    ),
+}
+SMS_BODY = "We built {{ business_name }} a free website preview: {{ preview_url }}"
 
 
 def _cumulative(weights) -> list[float]:
@@ -652,6 +660,8 @@ class _World:
         self.from_phone = getattr(settings, "TWILIO_FROM_NUMBER", "") or "+15125550100"
         self.setup_cents = settings.SETUP_FEE_CENTS
         self.monthly_cents = settings.MONTHLY_PRICE_CENTS
+        self.sender_address = settings.SENDER_POSTAL_ADDRESS
+        self.sms_sender = settings.SMS_SENDER_NAME
         self.tables = {
             model: _Table(model, _next_id(model))
             for model in (
@@ -722,6 +732,7 @@ class _World:
                 f"&website_status=generated&created_before={end.date().isoformat()}",
                 subject_template=EMAIL_SUBJECT,
                 body_template=EMAIL_BODY,
+                followups=[FOLLOWUP],
                 status=CampaignStatus.SENDING if running else CampaignStatus.COMPLETED,
                 scheduled_at=start,
                 send_rate_per_minute=30,
@@ -1157,30 +1168,22 @@ class _Lead:
         messages = world.tables[Message]
         msg_id = messages.reserve()
         token = _hex(rng, 128)
-        url = site["preview_url"]
-        unsubscribe = f"{world.base_url}/u/{token}/"
-        if channel == Channel.EMAIL:
-            subject = (
-                f"{name}: we built you a new website"
-                if step == 1
-                else f"Re: {name}: we built you a new website"
-            )
-            body = (
-                f"Hi {name} team,\n\nWe noticed {name} in {city} doesn't have a website of its "
-                f"own, so we made you one: {url}\n\nIt is yours for $400 + $97/month.\n\n"
-                f"— WebMagic\nUnsubscribe: {unsubscribe}"
-                if step == 1
-                else f"Hi again! Just checking you saw the site we made for {name}: {url}\n\n"
-                f"— WebMagic\nUnsubscribe: {unsubscribe}"
-            )
-            from_address = world.from_email
-        else:
-            subject = ""
-            body = (
-                f"Hi from WebMagic! We built {name} a free website preview: {url} "
-                "Reply STOP to opt out."
-            )
-            from_address = world.from_phone
+        from_address = world.from_email if channel == Channel.EMAIL else world.from_phone
+        subject = body = ""  # a queued message is rendered when it is sent
+        if planned is None:
+            context = {
+                "business_name": name,
+                "city": city,
+                "category": site["content"]["category"],
+                "preview_url": f"{world.base_url}/c/{token}/",
+                "unsubscribe_url": unsubscribe_url(self.biz_id, channel),
+                "sender_address": world.sender_address,
+            }
+            if channel == Channel.EMAIL:
+                subject = render_text(EMAIL_SUBJECT if step == 1 else FOLLOWUP["subject"], context)
+                body = render_text(EMAIL_BODY if step == 1 else FOLLOWUP["body"], context)
+            else:
+                body = f"{world.sms_sender}: {render_text(SMS_BODY, context)} {STOP_TEXT}"
         row: dict[str, Any] = {
             "campaign_id": window.pk,
             "step": step,
@@ -1212,6 +1215,13 @@ class _Lead:
             sent_at=sent,
         )
         self.last_contacted = max(self.last_contacted or sent, sent)
+        self.event(
+            sent,
+            K.MESSAGE_SENT,
+            SRC.SYSTEM,
+            f"Email sent: {subject}" if channel == Channel.EMAIL else f"SMS sent: {body[:80]}",
+            **links,
+        )
         self.advance(
             sent, CS.EMAILED if channel == Channel.EMAIL else CS.TEXTED, SRC.SYSTEM, **links
         )
