@@ -120,12 +120,14 @@ def checkout_create(
     success_url: str,
     cancel_url: str,
     message: Message | None = None,
+    by_staff: bool = False,
 ) -> tuple[Checkout, bool]:
     """Create (or reuse the open) checkout for `site`. Returns (checkout, created).
 
     Our own ids go into the provider checkout's metadata so every payment links back. The
-    lead moves to `interested`. Raises CheckoutUnavailable, or PaymentsError when the
-    provider fails (then nothing is saved and the lead does not move)."""
+    lead moves to `interested` (not when staff try the button: that is not the prospect's
+    interest). Raises CheckoutUnavailable, or PaymentsError when the provider fails (then
+    nothing is saved and the lead does not move)."""
     with transaction.atomic():
         # One checkout per site at a time: a double click waits for the first one.
         site = (
@@ -166,11 +168,14 @@ def checkout_create(
             business=business,
             kind=LeadEventKind.CHECKOUT,
             source=EventSource.PUBLIC,
-            summary=f"Checkout started: {price.setup_fee} setup + {price.monthly}/month",
+            summary=f"Checkout started{' by staff' if by_staff else ''}: "
+            f"{price.setup_fee} setup + {price.monthly}/month",
             data={"checkout": checkout.pk, "provider_checkout_id": provider_id},
             site=site,
             message=message,
         )
+        if by_staff:
+            return checkout, True
         business_advance(
             business=business,
             to=ContactStatus.INTERESTED,

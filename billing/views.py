@@ -28,7 +28,7 @@ from billing.services import (
 )
 from billing.webhooks import PROVIDER, WebhookRejected, webhook_receive
 from crm.models import ProviderEvent, ProviderEventStatus
-from crm.permissions import can_admin, staff_required, superuser_required
+from crm.permissions import can_admin, is_staff, staff_required, superuser_required
 from sites.models import Site
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def purchase(request: HttpRequest, slug: str) -> HttpResponse:
             success_url=request.build_absolute_uri(success),
             cancel_url=request.build_absolute_uri(cancel),
             message=message,
+            by_staff=is_staff(request.user),
         )
     except CheckoutUnavailable as exc:
         return _public_page(

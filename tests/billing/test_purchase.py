@@ -282,3 +282,14 @@ def test_a_cancelled_customer_can_buy_again(client, site, business, settings, do
     client.post(location, {"action": "pay"})
     site.refresh_from_db()
     assert (site.status, site.subscription_status) == ("active", "active")
+
+
+def test_staff_trying_the_button_do_not_make_the_lead_interested(
+    client, site, business, staff_user
+):
+    client.force_login(staff_user)
+    assert client.post(PURCHASE).status_code == 302
+    assert Checkout.objects.count() == 1
+    business.refresh_from_db()
+    assert business.contact_status == "pending"
+    assert LeadEvent.objects.filter(summary__startswith="Checkout started by staff").exists()
