@@ -216,7 +216,9 @@ def advance(row: Message, to: str, at: datetime, **links: Any) -> None:
 
 
 def link_event_to_lead(event: ProviderEventModel, business_id: int) -> None:
-    """So the lead's page can list its raw provider events (business.provider_events)."""
+    """Show the lead on the inbox page (low-volume events only: applied tracking events
+    reach the lead's page through their timeline row's provider_event link instead, which
+    keeps an UPDATE off the webhook hot path)."""
     if event.business_id != business_id:
         ProviderEventModel.objects.filter(pk=event.pk).update(business_id=business_id)
         event.business_id = business_id
@@ -254,7 +256,6 @@ def apply_tracking(event: ProviderEventModel) -> None:
     message = message_for_event(provider_message_id=message_id)
     if message is None:
         raise inbox.Unmatched(f"no message with provider id {message_id!r} (yet)")
-    link_event_to_lead(event, message.business_id)
     at = event.occurred_at or event.received_at
     esp = p.get("esp") or "email provider"
     recipient = p.get("recipient") or message.to_address

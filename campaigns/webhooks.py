@@ -28,7 +28,7 @@ from twilio.request_validator import (
 )
 
 from campaigns import lifecycle as msg
-from campaigns.events import advance, link_event_to_lead, message_for_event
+from campaigns.events import advance, message_for_event
 from campaigns.models import SuppressionKind
 from campaigns.suppression import suppression_add
 from crm import inbox
@@ -142,7 +142,6 @@ def apply_status(event: ProviderEvent) -> None:
     message = message_for_event(provider_message_id=sid)
     if message is None:
         raise inbox.Unmatched(f"no message with sid {sid!r} (yet)")
-    link_event_to_lead(event, message.business_id)
     at = event.occurred_at or event.received_at
     src = EventSource.PROVIDER
     links = {"message": message, "provider_event": event}

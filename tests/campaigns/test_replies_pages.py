@@ -8,7 +8,7 @@ from django.test import Client
 from campaigns import sms
 from campaigns.models import Channel, Message
 from crm.lifecycle import business_opt_in_sms
-from crm.models import LeadEvent
+from crm.models import LeadEvent, ProviderEvent
 from sites.builder import generate_site
 from tests.campaigns.events_helpers import TWILIO_TOKEN, lead, post_twilio, sent_message
 
@@ -219,7 +219,20 @@ def test_the_lead_page_lists_its_provider_events_with_the_raw_event_on_demand(
     _sms_reply(client, consenting, "Call me <tomorrow>", "SMin1")
     client.force_login(staff_user)
     page = client.get(f"/admin/crm/leads/{consenting.pk}/").content.decode()
-    event = consenting.provider_events.get()
+    event = consenting.provider_events.get()  # replies are linked to their lead
     assert f"/admin/crm/inbox/?raw={event.pk}" in page
     raw = client.get(f"/admin/crm/inbox/?raw={event.pk}", HTTP_HX_REQUEST="true")
     assert b"Call me &lt;tomorrow&gt;" in raw.content
+
+
+def test_tracking_events_reach_the_lead_page_through_the_timeline(client, staff_user):
+    from tests.campaigns.events_helpers import post_ses, ses_message_id, ses_sample
+
+    recipient = lead(email="recipient@example.com", name="Recipient Co")
+    sent_message(recipient, provider_id=ses_message_id("ses_open.json"))
+    body, sns_id = ses_sample("ses_open.json")
+    post_ses(client, body, sns_id)
+    event = ProviderEvent.objects.get()
+    client.force_login(staff_user)
+    page = client.get(f"/admin/crm/leads/{recipient.pk}/").content.decode()
+    assert f"/admin/crm/inbox/?raw={event.pk}" in page
