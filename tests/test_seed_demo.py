@@ -16,7 +16,7 @@ from django.urls import resolve
 
 from billing.models import Checkout, Customer, Payment, PaymentStatus, Subscription
 from campaigns.models import Campaign, Message, Suppression
-from campaigns.sending import unsubscribe_unsign
+from campaigns.sending import unsubscribe_unsign, unsubscribe_url
 from crm import lifecycle, scoring
 from crm.lifecycle import CONTACT_RANK, ENGAGEMENT_RANK, statuses_reached
 from crm.models import Business, LeadEvent, LeadEventKind
@@ -398,6 +398,8 @@ def test_sent_messages_are_rendered_with_working_links_and_on_the_timeline(world
     unsubscribe = re.search(r"Unsubscribe: (\S+)", email.body).group(1)
     token = resolve(urlsplit(unsubscribe).path).kwargs["token"]
     assert unsubscribe_unsign(token) == (email.business_id, "email")
+    assert unsubscribe == unsubscribe_url(email.business, "email")
+    assert f"{settings.PUBLIC_BASE_URL}/c/{email.token}/" in email.body
     sms = Message.objects.filter(direction="outbound", channel="sms", sent_at__isnull=False)
     assert all("STOP" in body for body in sms.values_list("body", flat=True))
     sent = Message.objects.filter(direction="outbound", sent_at__isnull=False)

@@ -29,13 +29,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core import signing
 from django.core.management.color import no_style
 from django.db import DatabaseError, connection, models, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -59,7 +62,7 @@ from campaigns.models import (
     Suppression,
     SuppressionKind,
 )
-from campaigns.sending import STOP_TEXT, render_text, unsubscribe_url
+from campaigns.sending import STOP_TEXT, UNSUBSCRIBE_SALT, render_text
 from crm import scoring
 from crm.lifecycle import CONTACT_RANK, ENGAGEMENT_RANK
 from crm.models import (
@@ -590,11 +593,11 @@ class _Table:
         columns = ", ".join(qn(f.column) for f in self.fields)
         sql = f"COPY {qn(self.model._meta.db_table)} ({columns}) FROM STDIN"
         json_at = self.json_at
-        pairs = [(n, self.defaults.get(n)) for n in self.names]
+        defaults = {n: self.defaults.get(n) for n in self.names}
+        getter = itemgetter(*self.names)
         with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
             for row in self.rows:
-                get = row.get
-                values = [get(n, default) for n, default in pairs]
+                values = list(getter({**defaults, **row}))
                 for i in json_at:
                     if not isinstance(values[i], str):
                         values[i] = json.dumps(values[i])
@@ -662,6 +665,11 @@ class _World:
         self.monthly_cents = settings.MONTHLY_PRICE_CENTS
         self.sender_address = settings.SENDER_POSTAL_ADDRESS
         self.sms_sender = settings.SMS_SENDER_NAME
+        # campaigns.sending.unsubscribe_url, with the URL reversed and the signer made once.
+        self.signer = signing.Signer(salt=UNSUBSCRIBE_SALT)
+        self.unsubscribe_at = settings.PUBLIC_BASE_URL + reverse(
+            "campaigns:unsubscribe", args=["TOKEN"]
+        )
         self.tables = {
             model: _Table(model, _next_id(model))
             for model in (
@@ -766,6 +774,9 @@ class _World:
             self.campaigns.append(_CampaignWindow(pk, Channel.SMS, start, end, False))
         t.flush()
 
+    def unsubscribe_url(self, business_id: int, channel: str) -> str:
+        return self.unsubscribe_at.replace("TOKEN", self.signer.sign(f"{business_id}.{channel}"))
+
     def suppress(self, kind: str, value: str, reason: str, source: str, at: datetime) -> None:
         """A Suppression row, normalised as campaigns.suppression stores it."""
         self.tables[Suppression].add(
@@ -815,6 +826,8 @@ class _World:
 
     def website_kind(self, url: str) -> str:
         host = url.split("/")[2]
+        if host.endswith(".example"):  # the demo's own sites: one family, one answer
+            host = ".example"
         if host not in self.kind_cache:
             self.kind_cache[host] = scoring.classify_website(url)
         return self.kind_cache[host]
@@ -1176,7 +1189,7 @@ class _Lead:
                 "city": city,
                 "category": site["content"]["category"],
                 "preview_url": f"{world.base_url}/c/{token}/",
-                "unsubscribe_url": unsubscribe_url(self.biz_id, channel),
+                "unsubscribe_url": world.unsubscribe_url(self.biz_id, channel),
                 "sender_address": world.sender_address,
             }
             if channel == Channel.EMAIL:
