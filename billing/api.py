@@ -111,3 +111,39 @@ def payments(request: HttpRequest, filters: Query[ListFilter]) -> list[Payment]:
     if filters.business:
         qs = qs.filter(business_id=filters.business)
     return list(_page(qs, filters))
+
+
+class CancelOut(Schema):
+    requested: bool
+    status: str
+    detail: str
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/cancel",
+    response=CancelOut,
+    summary="Ask Recurrente to cancel; the status follows when its webhook confirms",
+)
+def subscription_cancel(request: HttpRequest, subscription_id: int) -> dict:
+    from ninja.errors import HttpError
+
+    from billing.backends import PaymentsError
+    from billing.services import subscription_cancel_request
+    from crm.permissions import can_admin
+
+    if not can_admin(request.auth):
+        raise HttpError(403, "Cancelling a subscription needs a superuser.")
+    sub = Subscription.objects.select_related("customer").filter(pk=subscription_id).first()
+    if sub is None:
+        raise HttpError(404, "No such subscription.")
+    try:
+        requested = subscription_cancel_request(subscription=sub, actor=request.auth)
+    except PaymentsError as exc:
+        raise HttpError(502, f"Recurrente refused the cancellation: {exc}") from None
+    sub.refresh_from_db()
+    detail = (
+        "Cancellation requested; the status changes when Recurrente confirms it."
+        if requested
+        else "Already cancelled or being cancelled."
+    )
+    return {"requested": requested, "status": sub.status, "detail": detail}

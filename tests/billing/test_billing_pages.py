@@ -274,3 +274,28 @@ def test_no_reminder_to_a_suppressed_address(client, site, business, settings):
     assert LeadEvent.objects.filter(
         business=business, summary__startswith="Checkout reminder not sent"
     ).exists()
+
+
+def test_api_cancel_needs_a_superuser_token(client, site, sales_user, superuser):
+    from crm.tokens import token_create
+
+    sub = _sandbox_customer(client, site)
+    url = f"/api/v1/billing/subscriptions/{sub.pk}/cancel"
+    _, sales_key = token_create(user=sales_user, name="t")
+    r = client.post(url, HTTP_AUTHORIZATION=f"Bearer {sales_key}")
+    assert r.status_code == 403
+    sub.refresh_from_db()
+    assert sub.cancel_requested_at is None
+    _, root_key = token_create(user=superuser, name="t")
+    r = client.post(url, HTTP_AUTHORIZATION=f"Bearer {root_key}")
+    assert r.status_code == 200
+    assert r.json()["requested"] is True
+    assert r.json()["status"] == "cancelled"  # the sandbox's webhook arrived at once
+    r = client.post(url, HTTP_AUTHORIZATION=f"Bearer {root_key}")
+    assert r.json()["requested"] is False
+    assert (
+        client.post(
+            "/api/v1/billing/subscriptions/999999/cancel", HTTP_AUTHORIZATION=f"Bearer {root_key}"
+        ).status_code
+        == 404
+    )
