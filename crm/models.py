@@ -163,6 +163,8 @@ class Business(models.Model):
             ),
             models.Index(Upper("state"), Upper("city"), name="biz_state_city"),
             models.Index(fields=["-qualification_score", "-id"], name="biz_score"),
+            # On PostgreSQL these two are DESC NULLS LAST (migration 0009): NULL sorts as
+            # the lowest value in the lead table, as SQLite does natively.
             models.Index(fields=["-rating", "-id"], name="biz_rating"),
             models.Index(fields=["name", "id"], name="biz_name"),
             models.Index(fields=["-last_contacted_at", "-id"], name="biz_last_contacted"),

@@ -110,21 +110,27 @@ def cursor_decode(cursor: str, field_name: str) -> tuple[Any, int]:
         raise BadCursor("That page link is not valid any more; start from the first page.") from exc
 
 
-def _after(field_name: str, value: Any, pk: int, desc: bool, nullable: bool) -> Q:
-    """Rows strictly after (value, pk) in the order `field desc|asc, id desc|asc, nulls last`."""
-    op = "lt" if desc else "gt"
-    if nullable and value is None:
-        # Inside the trailing NULL block only the id decides.
-        return Q(**{f"{field_name}__isnull": True, f"pk__{op}": pk})
+def _beyond(field_name: str, value: Any, pk: int, *, lower: bool, nullable: bool) -> Q:
+    """Rows strictly past (value, pk) toward lower values (`lower`) or higher ones, where
+    NULL counts as the lowest value and the id breaks ties in the same direction."""
+    op = "lt" if lower else "gt"
+    if value is None:
+        if lower:
+            return Q(**{f"{field_name}__isnull": True, f"pk__{op}": pk})
+        return Q(**{f"{field_name}__isnull": False}) | Q(
+            **{f"{field_name}__isnull": True, f"pk__{op}": pk}
+        )
     q = Q(**{f"{field_name}__{op}": value}) | Q(**{field_name: value, f"pk__{op}": pk})
-    if nullable:
+    if nullable and lower:
         q |= Q(**{f"{field_name}__isnull": True})
     return q
 
 
 def _order(field_name: str, desc: bool, nullable: bool) -> list:
+    """NULL is the lowest value: last when descending, first when ascending, so one
+    `(field DESC NULLS LAST, id DESC)` index serves both directions."""
     if nullable:
-        expr = F(field_name).desc(nulls_last=True) if desc else F(field_name).asc(nulls_last=True)
+        expr = F(field_name).desc(nulls_last=True) if desc else F(field_name).asc(nulls_first=True)
     else:
         expr = F(field_name).desc() if desc else F(field_name).asc()
     return [expr, F("pk").desc() if desc else F("pk").asc()]
@@ -196,17 +202,12 @@ def lead_page(
     backwards = bool(before) and not after
     if after:
         value, pk = cursor_decode(after, field_name)
-        page_qs = page_qs.filter(_after(field_name, value, pk, desc, nullable))
+        page_qs = page_qs.filter(_beyond(field_name, value, pk, lower=desc, nullable=nullable))
     elif before:
         value, pk = cursor_decode(before, field_name)
         # Walk the reversed order from the cursor, then flip the rows back.
-        page_qs = page_qs.filter(_before(field_name, value, pk, desc, nullable))
+        page_qs = page_qs.filter(_beyond(field_name, value, pk, lower=not desc, nullable=nullable))
     order = _order(field_name, not desc if backwards else desc, nullable)
-    if backwards and nullable:
-        # Reversed "nulls last" is "nulls first".
-        order[0] = (
-            F(field_name).asc(nulls_first=True) if desc else F(field_name).desc(nulls_first=True)
-        )
     fields = list(ROW_FIELDS)
     if field_name not in fields:
         fields.append(field_name)
@@ -240,16 +241,6 @@ def lead_page(
             page.total = max(guess, COUNT_CAP + 1)
             page.total_is_estimate = True
     return page
-
-
-def _before(field_name: str, value: Any, pk: int, desc: bool, nullable: bool) -> Q:
-    """Rows strictly before (value, pk) in the page order (nulls last)."""
-    op = "gt" if desc else "lt"
-    if nullable and value is None:
-        return Q(**{f"{field_name}__isnull": False}) | Q(
-            **{f"{field_name}__isnull": True, f"pk__{op}": pk}
-        )
-    return Q(**{f"{field_name}__{op}": value}) | Q(**{field_name: value, f"pk__{op}": pk})
 
 
 def lead_capped_count(qs: QuerySet) -> tuple[int, bool]:
