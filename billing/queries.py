@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Case, F, IntegerField, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
 
 from billing.models import BillingInterval, Payment, PaymentStatus, Subscription, SubscriptionState
 
@@ -51,3 +51,18 @@ def format_money(cents: int, currency: str) -> str:
     sign = "-" if cents < 0 else ""
     whole, rest = divmod(abs(int(cents)), 100)
     return f"{sign}{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{whole:,}.{rest:02d}"
+
+
+def subscription_counts() -> dict[str, int]:
+    """{status: number of subscriptions}, every status present (0 when none)."""
+    counts = dict.fromkeys(SubscriptionState.values, 0)
+    for row in Subscription.objects.values("status").annotate(n=Count("pk")).order_by():
+        counts[row["status"]] = row["n"]
+    return counts
+
+
+def churned_since(since: datetime) -> int:
+    """Subscriptions cancelled since `since`."""
+    return Subscription.objects.filter(
+        status=SubscriptionState.CANCELLED, cancelled_at__gte=since
+    ).count()

@@ -4,6 +4,7 @@ the staff billing page. Thin: parse, call one service or query, render."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,12 +12,19 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.backends import PaymentsError, SandboxBackend, get_backend
 from billing.models import Checkout, CheckoutStatus, Customer, Payment, Subscription
-from billing.queries import format_money, mrr_by_currency, revenue_by_currency
+from billing.queries import (
+    churned_since,
+    format_money,
+    mrr_by_currency,
+    revenue_by_currency,
+    subscription_counts,
+)
 from billing.services import (
     CheckoutUnavailable,
     checkout_create,
@@ -189,6 +197,8 @@ def billing_home(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "mrr": _money_rows(mrr_by_currency()),
+        "counts": subscription_counts(),
+        "churned_30d": churned_since(timezone.now() - timedelta(days=30)),
         "revenue": _money_rows(revenue_by_currency()),
         "subscriptions": subscriptions[:LIST_LIMIT],
         "subscription_total": Subscription.objects.count(),

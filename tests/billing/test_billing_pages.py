@@ -299,3 +299,20 @@ def test_api_cancel_needs_a_superuser_token(client, site, sales_user, superuser)
         ).status_code
         == 404
     )
+
+
+def test_billing_page_counts_subscriptions_by_status_and_recent_churn(client, site, staff_user):
+    make_checkout(site)
+    post_signed(client, sample("payment_intent_succeeded"))
+    client.force_login(staff_user)
+    assert (
+        "1 active · 0 past due · 0 paused · 0 cancelled in 30 days"
+        in client.get(HOME).content.decode()
+    )
+    recent = {**sample("subscription_cancel"), "id": "su_id123"}
+    recent["created_at"] = timezone.now().isoformat()
+    post_signed(client, recent)
+    assert (
+        "0 active · 0 past due · 0 paused · 1 cancelled in 30 days"
+        in client.get(HOME).content.decode()
+    )
