@@ -171,6 +171,10 @@ class Business(models.Model):
             models.Index(fields=["owner", "-created_at", "-id"], name="biz_owner_created"),
             models.Index(fields=["furthest_contact_status"], name="biz_furthest"),
             models.Index(fields=["email"], name="biz_email"),
+            # Pipeline board: the leads waiting longest in each stage.
+            models.Index(
+                fields=["contact_status", "contact_status_changed_at"], name="biz_status_since"
+            ),
         ]
 
     def __str__(self) -> str:

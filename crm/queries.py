@@ -17,12 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from crm.models import Business, ContactStatus, LeadEvent
+from crm.tallies import tally_counts
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -278,43 +279,48 @@ class PipelineColumn:
     oldest_since: datetime | None
     leads: list[dict[str, Any]]
 
+    @property
+    def stalled_label(self) -> str:
+        return f"{COUNT_CAP:,}+" if self.stalled > COUNT_CAP else f"{self.stalled:,}"
+
 
 def pipeline_columns(qs: QuerySet | None = None, *, top: int = 5) -> list[PipelineColumn]:
-    """One column per contact stage: count, leads sitting there longer than STALL_DAYS, and
-    the leads waiting longest. Time in stage is from contact_status_changed_at, which the
-    lifecycle writes in the same transaction as the timeline's status event."""
+    """One column per contact stage: count, leads sitting there longer than STALL_DAYS
+    (capped like the table's count), and the leads waiting longest. Time in stage is from
+    contact_status_changed_at, which the lifecycle writes in the same transaction as the
+    timeline's status event. Unfiltered counts come from the maintained tallies."""
+    unfiltered = qs is None
     qs = qs if qs is not None else Business.objects.all()
     stall_before = timezone.now() - timedelta(days=STALL_DAYS)
-    stats = {
-        row["contact_status"]: row
-        for row in qs.order_by()
-        .values("contact_status")
-        .annotate(
-            n=Count("id"),
-            stalled=Count("id", filter=Q(contact_status_changed_at__lt=stall_before)),
-            oldest=Min("contact_status_changed_at"),
+    if unfiltered:
+        counts = tally_counts().get("contact_status", {})
+    else:
+        counts = dict(
+            qs.order_by().values_list("contact_status").annotate(n=Count("id")).order_by()
         )
-    }
     columns = []
     labels = dict(ContactStatus.choices)
     for status in PIPELINE_STAGES:
-        row = stats.get(status, {})
-        leads = []
-        if row.get("n"):
+        n = counts.get(status, 0)
+        leads: list[dict[str, Any]] = []
+        stalled = 0
+        if n:
+            in_stage = qs.filter(contact_status=status)
             leads = list(
-                qs.filter(contact_status=status)
-                .order_by("contact_status_changed_at", "id")
-                .values("id", "name", "city", "qualification_score", "contact_status_changed_at")[
-                    :top
-                ]
+                in_stage.order_by("contact_status_changed_at", "id").values(
+                    "id", "name", "city", "qualification_score", "contact_status_changed_at"
+                )[:top]
+            )
+            stalled, _ = lead_capped_count(
+                in_stage.filter(contact_status_changed_at__lt=stall_before)
             )
         columns.append(
             PipelineColumn(
                 status=status,
                 label=labels[status],
-                count=row.get("n", 0),
-                stalled=row.get("stalled", 0),
-                oldest_since=row.get("oldest"),
+                count=n,
+                stalled=stalled,
+                oldest_since=leads[0]["contact_status_changed_at"] if leads else None,
                 leads=leads,
             )
         )
