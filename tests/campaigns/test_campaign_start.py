@@ -277,3 +277,37 @@ def test_business_count_is_not_changed_by_preview(leads):
     before = Business.objects.count()
     audience_preview(channel="email", audience_query="")
     assert Business.objects.count() == before
+
+
+def test_sms_campaign_waits_for_the_leads_morning(leads):
+    from datetime import datetime
+    from unittest import mock
+
+    from campaigns import sms
+
+    sms.outbox.clear()
+    business_opt_in_sms(business=leads["ok1"], source="manual")
+    campaign = make_campaign(
+        channel="sms",
+        subject_template="",
+        body_template="Hi {{ business_name }}",
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    services.campaign_start(campaign=campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
+    message = Message.objects.get(campaign=campaign)
+    assert message.to_address == "+15125550101"
+    # 04:00 UTC is 23:00 in Austin (CDT): quiet hours, so the text waits for 08:00 local.
+    late = datetime(2026, 6, 2, 4, 0, tzinfo=timezone.get_fixed_timezone(0))
+    Message.objects.filter(pk=message.pk).update(send_after=late)
+    with mock.patch("campaigns.sending.timezone.now", return_value=late):
+        tasks.campaign_send_chunk(campaign.pk, [message.pk])
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED and not sms.outbox
+    assert message.send_after == datetime(2026, 6, 2, 13, 0, tzinfo=timezone.get_fixed_timezone(0))
+    morning = datetime(2026, 6, 2, 13, 5, tzinfo=timezone.get_fixed_timezone(0))
+    with mock.patch("campaigns.sending.timezone.now", return_value=morning):
+        tasks.campaign_send_chunk(campaign.pk, [message.pk])
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert sms.outbox[0].body == "WebMagic: Hi Alpha Plumbing Reply STOP to opt out."
