@@ -25,7 +25,10 @@ class Command(BaseCommand):
         "would have produced. On a database that already has leads, sites or campaigns it "
         "says so and writes nothing (exit 0); --reset first deletes the whole CRM world "
         "(leads, sites, campaigns, messages, suppressions, billing rows, provider events, "
-        "import batches; user accounts stay). All in one transaction: nothing half-written."
+        "import batches; user accounts stay). Leads are owned by demo staff users "
+        "(maria.garcia, james.chen, priya.patel in group sales, tom.baker in viewer; no "
+        "usable password), created when missing. The same --seed and --now give the same "
+        "world. All in one transaction: nothing half-written."
     )
 
     def add_arguments(self, parser):
