@@ -475,6 +475,94 @@ def check_anchor(responses_2xx: int) -> dict:
     return {"stored": stored, "responses_2xx": responses_2xx, "ok": stored >= responses_2xx}
 
 
+# --- per-request cost, in process -------------------------------------------------------------
+
+
+def profile_requests(*, messages: int, sms_messages: int, n: int = 100) -> dict:
+    """Sequential requests through Django's test client on the bench database: SQL statements,
+    transactions (commits) and milliseconds per request. Explains the load figures: under
+    contention a request costs roughly its round trips."""
+    import base64
+    import uuid
+    from urllib.parse import urlencode
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from twilio.request_validator import RequestValidator
+
+    settings.ROOT_URLCONF = "bench.webhooks"
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": AUTH_USER_PASS}
+    settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN
+    settings.PUBLIC_BASE_URL = "http://testserver"
+    settings.DEBUG = False
+    client = Client()
+    p1, p2, p3 = ses_template()
+    auth = "Basic " + base64.b64encode(AUTH_USER_PASS.encode()).decode()
+    validator = RequestValidator(TWILIO_TOKEN)
+
+    def ses(path: str, prefix: str, i: int):
+        sns_id = f"profile-{uuid.uuid4()}"
+        body = p1 + sns_id + p2 + f"{prefix}{(messages - 1 - i) % messages}" + p3
+        return client.post(
+            path,
+            data=body.encode(),
+            content_type="text/plain; charset=UTF-8",
+            HTTP_X_AMZ_SNS_MESSAGE_TYPE="Notification",
+            HTTP_X_AMZ_SNS_MESSAGE_ID=sns_id,
+            HTTP_AUTHORIZATION=auth,
+        )
+
+    def twilio(i: int):
+        k = sms_messages - 1 - i
+        params = {"MessageSid": f"SMbench{k}", "MessageStatus": "delivered", "To": "+15125550000"}
+        sig = validator.compute_signature("http://testserver/webhooks/twilio/status/", params)
+        return client.post(
+            "/webhooks/twilio/status/",
+            data=urlencode(params),
+            content_type="application/x-www-form-urlencoded",
+            HTTP_X_TWILIO_SIGNATURE=sig,
+        )
+
+    requests = {
+        "trivial": lambda i: client.get("/bench/trivial/"),
+        "bare_sql": lambda i: ses("/bench/bare-sql/", "bench-anchor-", i),
+        "ses_tracking": lambda i: ses("/anymail/amazon_ses/tracking/", "bench-ses-", i),
+        "twilio_status": twilio,
+    }
+    counts = {"statements": 0, "commits": 0}
+
+    def count(execute, sql, params, many, context):
+        counts["statements"] += 1
+        return execute(sql, params, many, context)
+
+    real_commit = connection._commit
+
+    def counting_commit():
+        counts["commits"] += 1
+        return real_commit()
+
+    out: dict[str, dict] = {}
+    connection._commit = counting_commit
+    try:
+        with connection.execute_wrapper(count):
+            for name, call in requests.items():
+                counts.update(statements=0, commits=0)
+                start = time.perf_counter()
+                for i in range(n):
+                    status = call(i).status_code
+                    assert status == 200, (name, status)
+                elapsed = time.perf_counter() - start
+                out[name] = {
+                    "statements_per_request": round(counts["statements"] / n, 1),
+                    "commits_per_request": round(counts["commits"] / n, 1),
+                    "sequential_ms_per_request": round(elapsed / n * 1000, 2),
+                }
+    finally:
+        connection._commit = real_commit
+    return out
+
+
 # --- run --------------------------------------------------------------------------------------
 
 
@@ -504,6 +592,7 @@ def run(
         _reset_database()
         _seed(leads=leads, ses_messages=messages, sms_messages=twilio_events // 2)
         machine = common.machine()
+        per_request = profile_requests(messages=messages, sms_messages=twilio_events // 2)
         connection.close()
         port = _free_port()
         base = f"http://{HOST}:{port}"
@@ -569,6 +658,7 @@ def run(
                 "sms_messages": twilio_events // 2,
             },
             "results": results,
+            "per_request_in_process": per_request,
             "goal": "each webhook endpoint >= 0.5x the trivial view, none lost or doubled",
             "goal_met": goal,
             "machine": machine,
@@ -591,6 +681,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--gthreads", type=int, default=1, help=">1: gunicorn gthread workers")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--leads", type=int, default=2000, help="leads the messages are spread over"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("needs wrk: apt-get install -y wrk")
@@ -604,6 +697,7 @@ def main() -> None:
         workers=args.workers,
         gthreads=args.gthreads,
         rounds=args.rounds,
+        leads=args.leads,
     )
     print(json.dumps(r["setup"]))
     print(f"{'endpoint':<15} {'req/s':>7} {'vs trivial':>10} {'rounds':>24} {'non-2xx':>8}  check")
@@ -619,6 +713,8 @@ def main() -> None:
                 else ""
             )
         )
+    for name, row in r["per_request_in_process"].items():
+        print(f"{name:<15} in process: {row}")
     print(f"goal met: {r['goal_met']}")
 
 
