@@ -393,7 +393,18 @@ def message_send(*, message: Message | int, connection=None, now: datetime | Non
             body=body,
             first_sms=msg.channel == Channel.SMS and _is_first_sms(msg),
         )
-        Message.objects.filter(pk=pk).update(subject=rendered.subject[:300], body=rendered.body)
+        Message.objects.filter(pk=pk).update(
+            subject=rendered.subject[:300],
+            body=rendered.body,
+            from_address=(
+                msg.from_address
+                or (
+                    settings.DEFAULT_FROM_EMAIL
+                    if msg.channel == Channel.EMAIL
+                    else settings.TWILIO_FROM_NUMBER
+                )
+            )[:254],
+        )
         if msg.channel == Channel.EMAIL:
             provider_id = _send_email(msg, rendered, connection)
         else:
