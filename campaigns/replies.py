@@ -351,10 +351,7 @@ def sms_inbound_apply(event: ProviderEvent) -> None:
         return
     answered = (
         Message.objects.filter(
-            business_id=leads[0],
-            direction=Direction.OUTBOUND,
-            channel=Channel.SMS,
-            created_at__lte=max(at, timezone.now()),
+            business_id=leads[0], direction=Direction.OUTBOUND, channel=Channel.SMS
         )
         .filter(Q(to_address=phone) | Q(to_address=p.get("From") or ""))
         .order_by("-created_at", "-pk")
