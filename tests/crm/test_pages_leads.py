@@ -328,3 +328,30 @@ def test_above_the_cap_the_fragment_defers_the_estimate_to_a_count_request(
     exact = staff_client.get("/admin/crm/leads/count/?city=Austin").content.decode()
     assert "3 leads" in exact
     assert staff_client.get("/admin/crm/leads/count/?min_score=x").status_code == 400
+
+
+def test_ago_text_says_how_long_ago_in_the_largest_unit():
+    from crm.templatetags.crm_tags import ago_text
+
+    now = timezone.now()
+    assert ago_text(None) == "—"
+    assert ago_text(now - timedelta(seconds=20), now) == "just now"
+    assert ago_text(now - timedelta(minutes=1), now) == "1 minute ago"
+    assert ago_text(now - timedelta(days=2, hours=5), now) == "2 days ago"
+    assert ago_text(now - timedelta(days=15), now) == "2 weeks ago"
+    assert ago_text(now - timedelta(days=800), now) == "2 years ago"
+
+
+@pytest.mark.django_db
+def test_fragment_rows_offer_generate_site_only_for_leads_without_one(staff_client):
+    leads = make_leads(2)
+    from crm.lifecycle import business_advance_website
+
+    business_advance_website(business=leads[0], to="generated", source="test")
+    response = staff_client.get(
+        "/admin/crm/leads/", headers={"HX-Request": "true", "HX-Target": "lead-table"}
+    )
+    body = response.content.decode()
+    assert f'name="ids" value="{leads[1].pk}" class="link edit-only"' in body
+    assert f'name="ids" value="{leads[0].pk}" class="link edit-only"' not in body
+    assert 'href="tel:(512) 555-0001"' in body
