@@ -333,23 +333,24 @@ def campaign_resume(*, campaign: Campaign | int, now: datetime | None = None) ->
 
 
 def _restagger(campaign: Campaign, now: datetime) -> None:
-    """Give the still-queued messages fresh send times from `now`, at the campaign's pace."""
+    """Give the still-queued messages fresh send times from `now`, at the campaign's pace
+    (one UPDATE … FROM with row_number, like the start's INSERT … SELECT)."""
+    vendor = connection.vendor
+    start_value: Any = now
+    if vendor == "sqlite":
+        start_value = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
     rate = max(1, campaign.send_rate_per_minute)
     cap = max(1, campaign.daily_cap)
-    ids = list(
-        Message.objects.filter(campaign=campaign, status=MS.QUEUED)
-        .order_by("send_after", "pk")
-        .values_list("pk", flat=True)
-    )
-    # One UPDATE per pace slot group would be set-based; resumes are rare and at most a
-    # campaign's size, so per-batch updates keyed by offset are enough.
-    batch: dict[datetime, list[int]] = {}
-    for n, message_id in enumerate(ids):
-        offset = (n // cap) * 86400 + (n % cap) * 60.0 / rate
-        at = now + timedelta(seconds=round(offset))
-        batch.setdefault(at, []).append(message_id)
-    for at, group in batch.items():
-        Message.objects.filter(pk__in=group, status=MS.QUEUED).update(send_after=at)
+    sql = f"""
+        UPDATE campaigns_message SET send_after = {_sql_send_after(vendor)}
+        FROM (
+            SELECT id AS numbered_id, row_number() OVER (ORDER BY send_after, id) AS rn
+            FROM campaigns_message WHERE campaign_id = %s AND status = 'queued'
+        ) AS numbered
+        WHERE campaigns_message.id = numbered.numbered_id AND campaigns_message.status = 'queued'
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (start_value, cap, cap, rate, campaign.pk))
 
 
 def campaign_cancel(*, campaign: Campaign | int, reason: str = "Cancelled by staff") -> bool:

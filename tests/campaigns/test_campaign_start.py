@@ -311,3 +311,16 @@ def test_sms_campaign_waits_for_the_leads_morning(leads):
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
     assert sms.outbox[0].body == "WebMagic: Hi Alpha Plumbing Reply STOP to opt out."
+
+
+def test_resume_paces_the_queued_messages_again_from_the_resume_time(leads):
+    campaign = make_campaign(
+        send_rate_per_minute=2, scheduled_at=timezone.now() + timedelta(hours=1)
+    )
+    services.campaign_start(campaign=campaign)
+    services.campaign_pause(campaign=campaign)
+    later = timezone.now() + timedelta(hours=5)
+    assert services.campaign_resume(campaign=campaign, now=later)
+    times = sorted(Message.objects.filter(campaign=campaign).values_list("send_after", flat=True))
+    assert [round((t - later).total_seconds()) for t in times] == [0, 30]
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENDING
