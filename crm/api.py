@@ -35,6 +35,9 @@ from crm.tallies import funnel_counts, tally_counts
 router = Router(tags=["crm"])
 legacy_router = Router(tags=["legacy"])
 
+# PostgreSQL text cannot hold NUL; refuse it at the edge (422) instead of failing in the query.
+NO_NUL = r"^[^\x00]*$"
+CURSOR = r"^[A-Za-z0-9_-]*$"
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 
@@ -81,11 +84,13 @@ class Unprocessable(Exception):
 class LeadFilters(Schema):
     """The lead table's filters (crm.filters.FILTER_NAMES), as query parameters."""
 
-    q: str | None = Field(None, max_length=200, description="Name, email, city or phone digits")
-    owner: str | None = Field(None, description="`me`, `none` or a user id")
-    category: str | None = Field(None, max_length=120)
-    city: str | None = Field(None, max_length=120)
-    state: str | None = Field(None, max_length=80)
+    q: str | None = Field(
+        None, pattern=NO_NUL, max_length=200, description="Name, email, city or phone digits"
+    )
+    owner: str | None = Field(None, pattern=NO_NUL, description="`me`, `none` or a user id")
+    category: str | None = Field(None, pattern=NO_NUL, max_length=120)
+    city: str | None = Field(None, pattern=NO_NUL, max_length=120)
+    state: str | None = Field(None, pattern=NO_NUL, max_length=80)
     contact_status: list[ContactStatusEnum] | None = None
     website_status: list[WebsiteStatusEnum] | None = None
     website_kind: list[WebsiteKindEnum] | None = None
@@ -96,10 +101,10 @@ class LeadFilters(Schema):
     has_email: YesNo | None = None
     has_phone: YesNo | None = None
     has_website: YesNo | None = Field(None, description="An own website (not a directory page)")
-    created_after: str | None = Field(None, description="YYYY-MM-DD")
-    created_before: str | None = Field(None, description="YYYY-MM-DD")
-    contacted_after: str | None = Field(None, description="YYYY-MM-DD")
-    contacted_before: str | None = Field(None, description="YYYY-MM-DD")
+    created_after: str | None = Field(None, pattern=NO_NUL, description="YYYY-MM-DD")
+    created_before: str | None = Field(None, pattern=NO_NUL, description="YYYY-MM-DD")
+    contacted_after: str | None = Field(None, pattern=NO_NUL, description="YYYY-MM-DD")
+    contacted_before: str | None = Field(None, pattern=NO_NUL, description="YYYY-MM-DD")
     engagement: Engagement | None = Field(None, description="Reached at least this stage")
     campaign: int | None = Field(None, ge=1, description="Leads messaged by this campaign")
     opted_out: YesNo | None = None
@@ -107,8 +112,12 @@ class LeadFilters(Schema):
 
 class LeadPageParams(LeadFilters):
     sort: SortEnum = Field(DEFAULT_SORT, description="A column, `-` for descending")
-    after: str | None = Field(None, max_length=500, description="`next_cursor` of a page")
-    before: str | None = Field(None, max_length=500, description="`prev_cursor` of a page")
+    after: str | None = Field(
+        None, max_length=500, pattern=CURSOR, description="`next_cursor` of a page"
+    )
+    before: str | None = Field(
+        None, max_length=500, pattern=CURSOR, description="`prev_cursor` of a page"
+    )
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
@@ -190,7 +199,7 @@ class LeadDetailOut(Schema):
 class StatusIn(Schema):
     contact_status: ContactStatusEnum | None = None
     website_status: WebsiteStatusEnum | None = None
-    note: str = Field("", max_length=500)
+    note: str = Field("", max_length=500, pattern=NO_NUL)
 
 
 class ChangeOut(Schema):

@@ -11,15 +11,72 @@ from billing.api import router as billing_router
 from campaigns.api import router as campaigns_router
 from crm.api import Unprocessable, legacy_router
 from crm.api import router as crm_router
-from crm.api_auth import api_auth
+from crm.api_auth import BearerToken, StaffSession
 from webmagic.api_analytics import router as analytics_router
 
-api = NinjaAPI(
+_ERROR_ITEM = {
+    "type": "object",
+    "properties": {
+        "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+        "msg": {"type": "string"},
+        "type": {"type": "string"},
+    },
+    "required": ["loc", "msg", "type"],
+}
+_DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+
+
+def _json(ref: str, description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+class WebMagicAPI(NinjaAPI):
+    """django-ninja documents only the statuses a view declares; it also answers 422 for
+    any parameter or body that fails validation, 401 without credentials and 403 for a
+    role or CSRF refusal. The schema says so, so clients and fuzzers can rely on it."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault(
+            "ValidationError",
+            {
+                "type": "object",
+                "properties": {"detail": {"type": "array", "items": _ERROR_ITEM}},
+                "required": ["detail"],
+            },
+        )
+        components.setdefault("ErrorDetail", _DETAIL)
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                if operation.get("parameters") or operation.get("requestBody"):
+                    responses.setdefault(
+                        "400", _json("ErrorDetail", "A body that is not JSON, or a refused request")
+                    )
+                    responses.setdefault(
+                        "422", _json("ValidationError", "Invalid input; each error names its field")
+                    )
+                if operation.get("security"):
+                    responses.setdefault("401", _json("ErrorDetail", "No valid session or token"))
+                    if method in ("post", "put", "patch", "delete"):
+                        responses.setdefault(
+                            "403", _json("ErrorDetail", "Your role may not do this, or CSRF failed")
+                        )
+        return schema
+
+
+api = WebMagicAPI(
     title="WebMagic CRM API",
     version="1",
     description="Leads, pipeline, campaigns and analytics. Authenticate with a staff session "
     "or `Authorization: Bearer <token>`.",
-    auth=api_auth(),
+    # The token first: the session check enforces CSRF on writes, and would refuse a token
+    # client's POST (which has no CSRF cookie) before the token was even looked at.
+    auth=[BearerToken(), StaffSession()],
     urls_namespace="api",
 )
 api.add_router("/crm/campaigns/", campaigns_router)

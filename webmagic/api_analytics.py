@@ -10,6 +10,7 @@ from enum import StrEnum
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
+from crm.api import ValidationErrorOut
 from webmagic import analytics
 
 router = Router(tags=["analytics"])
@@ -133,7 +134,11 @@ def _period(key: str) -> dict:
     return {"key": period.key, "label": period.label, "since": period.since}
 
 
-@router.get("/funnel", response=FunnelOut, summary="The eight-stage funnel with conversion")
+@router.get(
+    "/funnel",
+    response={200: FunnelOut, 422: ValidationErrorOut},
+    summary="The eight-stage funnel with conversion",
+)
 def funnel(request: HttpRequest, params: Query[PeriodParams]) -> dict:
     period = analytics.period_parse(str(params.period))
     return {"period": _period(period.key), "stages": analytics.analytics_funnel(period)}
@@ -141,7 +146,7 @@ def funnel(request: HttpRequest, params: Query[PeriodParams]) -> dict:
 
 @router.get(
     "/conversion-rates",
-    response=ConversionOut,
+    response={200: ConversionOut, 422: ValidationErrorOut},
     summary="Weekly or monthly cohorts by first contact: open, click, reply, purchase rates",
 )
 def conversion_rates(request: HttpRequest, params: Query[CohortParams]) -> dict:
@@ -158,7 +163,7 @@ def conversion_rates(request: HttpRequest, params: Query[CohortParams]) -> dict:
 
 @router.get(
     "/revenue-by-source",
-    response=RevenueOut,
+    response={200: RevenueOut, 422: ValidationErrorOut},
     summary="Revenue in the period and current MRR by category, city or campaign",
 )
 def revenue_by_source(request: HttpRequest, params: Query[RevenueParams]) -> dict:
@@ -172,7 +177,7 @@ def revenue_by_source(request: HttpRequest, params: Query[RevenueParams]) -> dic
 
 @router.get(
     "/campaign-performance",
-    response=CampaignPerformanceOut,
+    response={200: CampaignPerformanceOut, 422: ValidationErrorOut},
     summary="Per campaign: sent, open / click / reply / purchase rates and revenue",
 )
 def campaign_performance(request: HttpRequest, params: Query[CampaignParams]) -> dict:

@@ -233,3 +233,34 @@ def test_every_endpoint_is_401_without_credentials(client, path):
     response = client.get(path)
     assert response.status_code == 401
     assert response["Content-Type"].startswith("application/json")
+
+
+def test_a_token_client_writes_without_csrf(sales_user, leads):
+    """Token clients have no CSRF cookie; the session check must not refuse them first."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    response = client.patch(
+        f"/api/v1/crm/leads/{leads[0].pk}/status",
+        {"contact_status": "interested"},
+        content_type="application/json",
+        **_bearer(sales_user),
+    )
+    assert response.status_code == 200, response.content
+    assert Business.objects.get(pk=leads[0].pk).contact_status == "interested"
+
+
+def test_nul_characters_are_refused_not_a_server_error(client, staff_user, leads):
+    client.force_login(staff_user)
+    assert client.get("/api/v1/crm/leads", {"q": "a\x00b"}).status_code == 422
+    assert client.get("/api/v1/crm/leads", {"after": "a\x00"}).status_code == 422
+
+
+def test_schema_documents_validation_and_auth_errors(client):
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    leads = paths["/api/v1/crm/leads"]["get"]["responses"]
+    assert {"200", "401", "422"} <= set(leads)
+    assert "403" in paths["/api/v1/crm/leads/{lead_id}/status"]["patch"]["responses"]
+    assert paths["/api/v1/businesses"]["get"]["deprecated"] is True
+    for name in ("funnel", "conversion-rates", "revenue-by-source", "campaign-performance"):
+        assert f"/api/v1/crm/analytics/{name}" in paths
