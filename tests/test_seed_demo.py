@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, Max, Min
 from django.urls import resolve
+from django.utils.text import slugify
 
 from billing.models import Checkout, Customer, Payment, PaymentStatus, Subscription
 from campaigns.models import Campaign, Message, Suppression
@@ -20,6 +21,7 @@ from campaigns.sending import unsubscribe_unsign, unsubscribe_url
 from crm import lifecycle, scoring
 from crm.lifecycle import CONTACT_RANK, ENGAGEMENT_RANK, statuses_reached
 from crm.models import Business, LeadEvent, LeadEventKind
+from crm.normalize import name_city_key, phone_e164
 from crm.services import business_create
 from crm.tallies import TALLIED_FIELDS, funnel_counts, tally_counts
 from sites.models import Site
@@ -92,6 +94,9 @@ def test_scores_come_from_the_one_formula(world):
     for lead in Business.objects.all():
         assert (lead.qualification_score, lead.score_breakdown) == scoring.score_business(lead)
         assert lead.website_kind == scoring.classify_website(lead.website)
+        assert lead.name_city_key == name_city_key(lead.name, lead.city)
+        assert lead.phone_normalized == phone_e164(lead.phone)
+        assert lead.slug.startswith(slugify(f"{lead.name} {lead.city}")[:100].strip("-"))
 
 
 def test_every_purchase_has_its_payment_subscription_and_live_site(world):

@@ -76,7 +76,7 @@ from crm.models import (
     ProviderEvent,
     WebsiteStatus,
 )
-from crm.normalize import name_city_key
+from crm.normalize import fold
 from crm.tallies import tally_rebuild
 from sites.models import Site, SiteStatus, SubscriptionStatus
 
@@ -689,7 +689,8 @@ class _World:
         self.slugs.add(ORPHAN_SLUG)
         self.phones: set[int] = {ORPHAN_PHONE_KEY}
         self.kind_cache: dict[str, str] = {}
-        self.name_cache: dict[tuple[str, str], tuple[str, str, str]] = {}
+        self.fold_cache: dict[str, str] = {}
+        self.slug_cache: dict[str, str] = {}
         self.score_cache: dict[tuple, tuple[int, str]] = {}
         self.owners: list[int] = []
         self.creator: int | None = None
@@ -805,6 +806,18 @@ class _World:
 
     # --- leads ---------------------------------------------------------------------------
 
+    def folded(self, text: str) -> str:
+        found = self.fold_cache.get(text)
+        if found is None:
+            found = self.fold_cache[text] = fold(text)
+        return found
+
+    def slugged(self, text: str) -> str:
+        found = self.slug_cache.get(text)
+        if found is None:
+            found = self.slug_cache[text] = slugify(text)
+        return found
+
     def unique_slug(self, base: str) -> str:
         slug, n = base, 2
         while slug in self.slugs:
@@ -817,8 +830,8 @@ class _World:
         rng = self.rng
         while True:
             area = area_codes[int(rng.random() * len(area_codes))]
-            exchange = 555 if rng.random() < 0.6 else rng.randint(201, 989)
-            line = rng.randint(100, 9999)
+            exchange = 555 if rng.random() < 0.6 else 201 + int(rng.random() * 789)
+            line = 100 + int(rng.random() * 9900)
             key = area * 10**7 + exchange * 10**4 + line
             if key not in self.phones and exchange not in (911, 411):
                 self.phones.add(key)
@@ -876,16 +889,12 @@ class _World:
             word=category.words[int(rng.random() * len(category.words))],
             spanish=SPANISH[int(rng.random() * len(SPANISH))],
         )
-        key = (name, city)
-        known = self.name_cache.get(key)
-        if known is None:
-            city_key = name_city_key(name, city)
-            if city_key == ORPHAN_KEY:  # the orphan must stay without a lead
-                name += " & Drain"
-                city_key = name_city_key(name, city)
-            known = self.name_cache[key] = (name, city_key, slugify(f"{name} {city}")[:100])
-        name, city_key, base = known
-        slug = self.unique_slug(base.strip("-"))
+        # crm.normalize.name_city_key and slugify(f"{name} {city}"), per part, memoised.
+        city_key = f"{self.folded(name)}|{self.folded(city)}"
+        if city_key == ORPHAN_KEY:  # the orphan must stay without a lead
+            name += " & Drain"
+            city_key = f"{self.folded(name)}|{self.folded(city)}"
+        slug = self.unique_slug(f"{self.slugged(name)}-{self.slugged(city)}"[:100].strip("-"))
         compact = slug.replace("-", "")
         created = now - timedelta(seconds=rng.random() * WORLD_DAYS * 86400)
         source = _pick(rng, SOURCE_CUM, SOURCES)[0]
@@ -921,8 +930,8 @@ class _World:
         score, breakdown = self.score(kind, phone, email, rating, reviews, recent, photos)
         qualified = score >= self.qualified_score
         hours, hours_json = CATEGORY_HOURS[category.label]
-        street = f"{rng.randint(100, 9899)} {STREETS[int(rng.random() * len(STREETS))]}"
-        postal = f"{zip3}{rng.randint(1, 99):02d}"
+        street = f"{100 + int(rng.random() * 9800)} {STREETS[int(rng.random() * len(STREETS))]}"
+        postal = f"{zip3}{1 + int(rng.random() * 99):02d}"
         services, services_json = _services(category, int(rng.random() * len(category.services)))
         latitude = round(lat + rng.uniform(-0.15, 0.15), 6)
         longitude = round(lon + rng.uniform(-0.15, 0.15), 6)
