@@ -171,6 +171,17 @@ class Business(models.Model):
             models.Index(fields=["owner", "-created_at", "-id"], name="biz_owner_created"),
             models.Index(fields=["furthest_contact_status"], name="biz_furthest"),
             models.Index(fields=["email"], name="biz_email"),
+            # The lead table's most common view, "<status> in <city>": pages in order and
+            # counts (index-only: the raw `city` rides along, or PostgreSQL must visit the
+            # table to re-check UPPER(city)) without visiting the table.
+            models.Index(
+                F("contact_status"),
+                Upper("city"),
+                F("created_at").desc(),
+                F("id").desc(),
+                F("city"),
+                name="biz_status_city_created",
+            ),
             # Pipeline board: the leads waiting longest in each stage.
             models.Index(
                 fields=["contact_status", "contact_status_changed_at"], name="biz_status_since"
