@@ -1657,6 +1657,8 @@ def _bulk_load(tables: list[type[models.Model]]):
         # Deferred checks still pending (e.g. the campaigns) would block CREATE INDEX; run
         # them now, and check any later row at once when the triggers cannot be skipped.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        # Index builds sort in memory instead of spilling to disk (this transaction only).
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
         try:
             with transaction.atomic():
                 cursor.execute("SET LOCAL session_replication_role = replica")
