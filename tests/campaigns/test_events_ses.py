@@ -315,3 +315,24 @@ def test_every_applied_event_is_on_the_timeline_with_source_and_time(client, jan
 def test_sample_message_id_matches_the_fixture():
     body, _ = ses_sample("ses_bounce.json")
     assert json.loads(json.loads(body)["Message"])["mail"]["messageId"] == SES_MESSAGE_ID
+
+
+def test_the_provider_gets_no_2xx_when_the_event_could_not_be_stored(jane, monkeypatch):
+    from django.db import OperationalError
+    from django.test import Client
+
+    message = sent_message(jane, provider_id=ses_message_id("ses_delivery.json"))
+
+    def down(*args, **kwargs):
+        raise OperationalError("database is down")
+
+    monkeypatch.setattr(inbox, "record", down)
+    body, sns_id = ses_sample("ses_delivery.json")
+    response = post_ses(Client(raise_request_exception=False), body, sns_id)
+    assert response.status_code == 500  # SNS retries it later
+    message.refresh_from_db()
+    assert message.delivered_at is None
+    monkeypatch.undo()
+    assert post_ses(Client(), body, sns_id).status_code == 200  # the retry is applied
+    message.refresh_from_db()
+    assert message.delivered_at is not None
