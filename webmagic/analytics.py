@@ -16,18 +16,23 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Min, Q, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from billing.models import BillingInterval, Payment, PaymentStatus, Subscription
+from billing.models import (
+    BillingInterval,
+    Payment,
+    PaymentStatus,
+    Subscription,
+    SubscriptionState,
+)
 from billing.queries import MRR_STATUSES
 from campaigns.models import Campaign, Direction, Message
-from crm.lifecycle import statuses_reached
 from crm.models import Business, ContactStatus
 from crm.queries import STALL_DAYS
+from crm.tallies import funnel_counts
 from sites.models import Site
-from webmagic.views import funnel_stages
 
 PERIODS: dict[str, tuple[str, int | None]] = {
     "30d": ("Last 30 days", 30),
@@ -82,22 +87,78 @@ def _rate(part: int, whole: int) -> float:
 # --- 1. Funnel ----------------------------------------------------------------------------
 
 
-def analytics_funnel(period: Period) -> list[dict[str, Any]]:
-    """DESIGN.md's eight stages with stage-to-stage and overall conversion.
+FUNNEL_LABELS = (
+    ("scraped", "Scraped"),
+    ("qualified", "Qualified"),
+    ("site_generated", "Site generated"),
+    ("contacted", "Contacted"),
+    ("engaged", "Opened / clicked"),
+    ("replied", "Replied"),
+    ("purchased", "Purchased"),
+    ("subscribed", "Active subscription"),
+)
 
-    The counts are the dashboard's (webmagic.views.funnel_stages): all time from the
-    trigger-kept tallies, a period by each stage's own time."""
-    stages = funnel_stages(period.since)
-    top = stages[0].count if stages else 0
-    rows = []
-    for stage in stages:
+
+def _subscribed(since: datetime | None) -> int:
+    subs = Subscription.objects.filter(status=SubscriptionState.ACTIVE)
+    if since is not None:
+        subs = subs.filter(started_at__gte=since)
+    return subs.values("customer__business_id").distinct().count()
+
+
+def funnel_counts_for(since: datetime | None) -> dict[str, int]:
+    """Stage counts. All time: the trigger-kept tallies (leads that *reached* each stage,
+    crm.tallies.funnel_counts). A period: each stage by its own time, one grouped query per
+    table (leads created, sites created / bought, messages sent / opened / replied)."""
+    if since is None:
+        counts = dict(funnel_counts())
+        counts["subscribed"] = _subscribed(None)
+        return counts
+    qualified = Q(qualification_score__gte=settings.QUALIFIED_SCORE)
+    counts = Business.objects.filter(created_at__gte=since).aggregate(
+        scraped=Count("id"), qualified=Count("id", filter=qualified)
+    )
+    counts.update(
+        Site.objects.filter(business__isnull=False)
+        .filter(Q(created_at__gte=since) | Q(purchased_at__gte=since))
+        .aggregate(
+            site_generated=Count("business_id", distinct=True, filter=Q(created_at__gte=since)),
+            purchased=Count("business_id", distinct=True, filter=Q(purchased_at__gte=since)),
+        )
+    )
+    sent, engaged, replied = (
+        Q(sent_at__gte=since),
+        Q(opened_at__gte=since) | Q(clicked_at__gte=since),
+        Q(replied_at__gte=since),
+    )
+    counts.update(
+        Message.objects.filter(direction=Direction.OUTBOUND)
+        .filter(sent | engaged | replied)
+        .aggregate(
+            contacted=Count("business_id", distinct=True, filter=sent),
+            engaged=Count("business_id", distinct=True, filter=engaged),
+            replied=Count("business_id", distinct=True, filter=replied),
+        )
+    )
+    counts["subscribed"] = _subscribed(since)
+    return counts
+
+
+def analytics_funnel(period: Period) -> list[dict[str, Any]]:
+    """DESIGN.md's eight stages with stage-to-stage and overall conversion."""
+    counts = funnel_counts_for(period.since)
+    rows: list[dict[str, Any]] = []
+    top = counts.get("scraped") or 0
+    for key, label in FUNNEL_LABELS:
+        count = counts.get(key) or 0
+        previous = rows[-1]["count"] if rows else None
         rows.append(
             {
-                "stage": stage.key,
-                "label": stage.label,
-                "count": stage.count,
-                "step_rate": None if stage.previous is None else _rate(stage.count, stage.previous),
-                "overall_rate": _rate(stage.count, top),
+                "stage": key,
+                "label": label,
+                "count": count,
+                "step_rate": None if previous is None else _rate(count, previous),
+                "overall_rate": _rate(count, top),
             }
         )
     return rows
@@ -106,16 +167,42 @@ def analytics_funnel(period: Period) -> list[dict[str, Any]]:
 # --- 2. Conversion rates over time (cohorts by first contact) -----------------------------
 
 
-def _first_contacts(since: datetime | None):
-    """(sql, params) of one row per lead: business_id, first outbound send time."""
+def _outreach_per_lead(
+    since: datetime | None,
+    *,
+    converted_only: bool = False,
+    converted_since: datetime | None = None,
+):
+    """(sql, params): one row per contacted lead from its outbound messages alone (no pass
+    over the lead table): first send, and whether any message was opened (or clicked),
+    clicked, replied to, or converted (the checkout came from it)."""
+
+    def flag(condition: Q):
+        return Max(Case(When(condition, then=Value(1)), default=Value(0)))
+
     inner = (
         Message.objects.filter(direction=Direction.OUTBOUND, sent_at__isnull=False)
         .order_by()
         .values("business_id")
-        .annotate(first_sent=Min("sent_at"))
+        .annotate(
+            first_sent=Min("sent_at"),
+            opened=flag(Q(opened_at__isnull=False) | Q(clicked_at__isnull=False)),
+            clicked=flag(Q(clicked_at__isnull=False)),
+            replied=flag(Q(replied_at__isnull=False)),
+            purchased=flag(Q(converted_at__isnull=False)),
+            converted=Min("converted_at"),
+        )
     )
     if since is not None:
         inner = inner.filter(first_sent__gte=since)
+    if converted_only:
+        # Only leads a message converted: a semi-join keeps the grouping small.
+        converted = Message.objects.filter(converted_at__isnull=False).values("business_id")
+        if converted_since is not None:
+            converted = converted.filter(converted_at__gte=converted_since)
+        inner = inner.filter(business_id__in=converted).filter(converted__isnull=False)
+        if converted_since is not None:
+            inner = inner.filter(converted__gte=converted_since)
     return inner.query.sql_with_params()
 
 
@@ -138,29 +225,15 @@ def _as_date(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-def _in_list(values: list[str]) -> str:
-    # Status values are our own TextChoices words, never user input.
-    return ", ".join(f"'{v}'" for v in values)
-
-
 def conversion_cohorts(period: Period, grouping: str = DEFAULT_GROUPING) -> list[dict[str, Any]]:
-    """Leads grouped by the week (or month) they were first contacted, with the share that
-    went on to open, click, reply and purchase (furthest_contact_status: reached, even if
-    they unsubscribed later)."""
-    inner_sql, params = _first_contacts(period.since)
+    """Leads grouped by the week (or month) of their first outbound message, with the share
+    whose messages were then opened, clicked, replied to and converted into a purchase.
+    One pass over the messages, grouped per lead, then per cohort."""
+    inner_sql, params = _outreach_per_lead(period.since)
     bucket = _bucket_sql("t.first_sent", grouping)
-    reached = {
-        stage: _in_list(statuses_reached(stage))
-        for stage in ("opened", "clicked", "replied", "purchased")
-    }
-    sums = ", ".join(
-        f"SUM(CASE WHEN b.furthest_contact_status IN ({values}) THEN 1 ELSE 0 END)"
-        for values in reached.values()
-    )
     sql = (
-        f"SELECT {bucket} AS bucket, COUNT(*), {sums} "
-        f"FROM ({inner_sql}) t JOIN crm_business b ON b.id = t.business_id "
-        "GROUP BY 1 ORDER BY 1"
+        f"SELECT {bucket} AS bucket, COUNT(*), SUM(t.opened), SUM(t.clicked), SUM(t.replied), "
+        f"SUM(t.purchased) FROM ({inner_sql}) t GROUP BY 1 ORDER BY 1"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -378,24 +451,12 @@ class ConvertTimes:
 
 
 def time_to_convert(period: Period) -> ConvertTimes:
-    """Days from a lead's first outbound message to its purchase (first purchased site),
-    for purchases in the period; plus how long leads have sat in their current stage."""
-    first_sql, first_params = _first_contacts(None)
-    purchases = (
-        Site.objects.filter(purchased_at__isnull=False, business__isnull=False)
-        .order_by()
-        .values("business_id")
-        .annotate(purchased=Min("purchased_at"))
-    )
-    if period.since is not None:
-        purchases = purchases.filter(purchased__gte=period.since)
-    buy_sql, buy_params = purchases.query.sql_with_params()
-    days = _days_expr("p.purchased", "f.first_sent")
-    joined = (
-        f"FROM ({buy_sql}) p JOIN ({first_sql}) f ON f.business_id = p.business_id "
-        "WHERE p.purchased >= f.first_sent"
-    )
-    params = (*buy_params, *first_params)
+    """Days from a lead's first outbound message to the purchase one of its messages
+    brought in (converted_at), for purchases in the period; plus how long leads have sat in
+    their current stage."""
+    sql, params = _outreach_per_lead(None, converted_only=True, converted_since=period.since)
+    days = _days_expr("p.converted", "p.first_sent")
+    joined = f"FROM ({sql}) p WHERE p.converted IS NOT NULL AND p.converted >= p.first_sent"
     result = ConvertTimes()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -380,6 +380,15 @@ SECTIONS: dict[str, Callable[..., tuple[dict, Table]]] = {
 }
 
 
+SECTION_LABELS = {
+    "funnel": "Funnel",
+    "cohorts": "Conversion over time",
+    "revenue": "Revenue by source",
+    "campaigns": "Campaigns",
+    "stages": "Time to convert",
+}
+
+
 def _csv(name: str, table: Table, period_key: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="analytics-{name}-{period_key}.csv"'
@@ -410,7 +419,12 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
             raise ValueError(f"Unknown sort {sort!r}.")
     except ValueError as exc:
         return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
-    choice = {"period": period.key, "group": group, "by": by, "sort": sort}
+    section = params.get("section") or "funnel"
+    if section not in SECTIONS:
+        return HttpResponseBadRequest(
+            f"section must be one of {', '.join(SECTIONS)}", content_type="text/plain"
+        )
+    choice = {"period": period.key, "section": section, "group": group, "by": by, "sort": sort}
     if params.get("format") == "csv":
         chart = params.get("chart", "")
         if chart not in SECTIONS:
@@ -419,14 +433,15 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
             )
         _, table = SECTIONS[chart](period, group=group, by=by, sort=sort)
         return _csv(chart, table, period.key)
-    sections = {}
-    for name, build in SECTIONS.items():
-        data, table = build(period, group=group, by=by, sort=sort)
-        sections[name] = {
+    # One chart per page load: each tab is its own request, so each stays fast at scale.
+    data, table = SECTIONS[section](period, group=group, by=by, sort=sort)
+    sections = {
+        section: {
             **data,
             "table": table,
-            "csv_url": "?" + urlencode({**choice, "format": "csv", "chart": name}),
+            "csv_url": "?" + urlencode({**choice, "format": "csv", "chart": section}),
         }
+    }
 
     def link(**change) -> str:
         return "?" + urlencode({**choice, **change})
@@ -450,6 +465,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
             "groups": [(g, g.capitalize(), link(group=g)) for g in analytics.GROUPINGS],
             "dimensions": [(d, d.capitalize(), link(by=d)) for d in analytics.DIMENSIONS],
             "sections": sections,
+            "tabs": [(key, label, link(section=key)) for key, label in SECTION_LABELS.items()],
             "sort_links": sort_links,
         },
     )
