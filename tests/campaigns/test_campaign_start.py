@@ -324,3 +324,27 @@ def test_resume_paces_the_queued_messages_again_from_the_resume_time(leads):
     times = sorted(Message.objects.filter(campaign=campaign).values_list("send_after", flat=True))
     assert [round((t - later).total_seconds()) for t in times] == [0, 30]
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENDING
+
+
+def test_guard_pauses_on_complaints_recorded_through_the_lifecycle(leads, settings):
+    from campaigns.lifecycle import message_claim_for_sending, message_mark_sent
+
+    settings.DELIVERABILITY_MIN_SAMPLE = 2
+    campaign = make_campaign(scheduled_at=timezone.now() + timedelta(hours=1))
+    services.campaign_start(campaign=campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.SENDING)
+    messages = list(Message.objects.filter(campaign=campaign))
+    for message in messages:
+        message_claim_for_sending(message=message)
+        message_mark_sent(message=message, provider_message_id=f"id-{message.pk}")
+    # What the email-events handler does for an SES complaint.
+    business_opt_out(
+        business=messages[0].business_id,
+        channel="email",
+        source="provider",
+        reason="complaint",
+        message=messages[0],
+    )
+    reason = services.campaign_guard(campaign=campaign)
+    assert reason and "complaint rate 50.00%" in reason
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.PAUSED
