@@ -3,8 +3,10 @@
 Speed at a million leads decides the design:
 - pages are keyset pages (`WHERE (sort, id) < (last row)`), never deep OFFSET scans;
 - the total is an exact count only up to COUNT_CAP, computed in the same query as the
-  rows (a scalar subquery over `LIMIT COUNT_CAP + 1`), so a table fragment is one query;
-  above the cap, PostgreSQL's planner estimate is shown, labelled as an estimate.
+  rows (a scalar subquery over `LIMIT COUNT_CAP + 1`); when PostgreSQL's planner expects
+  far more rows than that, the exact count is skipped and the estimate is shown,
+  labelled as an estimate. The htmx table fragment skips the total altogether (one
+  query) and fetches it in a second, lazy request.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from crm.tallies import tally_counts
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
+# Count exactly only when the planner expects at most this many times COUNT_CAP rows.
+ESTIMATE_TRUST = 2
 
 # sort key in the URL → (model field, nullable). The URL says `score` or `-score`.
 SORTS: dict[str, tuple[str, bool]] = {
@@ -186,14 +190,12 @@ def lead_page(
     before: str | None = None,
     size: int = PAGE_SIZE,
     with_count: bool = True,
-    estimate: bool = True,
 ) -> LeadPage:
-    """One keyset page of `qs` as row dicts (ROW_FIELDS). With `with_count`, the capped
-    total rides on the same query; above the cap the planner's estimate is fetched.
+    """One keyset page of `qs` as row dicts (ROW_FIELDS), with the total when `with_count`
+    (see `lead_total`: on PostgreSQL the planner's estimate first; the capped exact count,
+    when it is worth running, rides on the row query).
 
-    `after` moves forward from a cursor, `before` moves back; raises BadCursor for junk.
-    `estimate=False` skips the planner estimate (one query less; the htmx fragment fetches
-    it separately)."""
+    `after` moves forward from a cursor, `before` moves back; raises BadCursor for junk."""
     key, field_name, desc, nullable = sort_parse(sort)
     sort_value = f"-{key}" if desc else key
     if qs.query.is_empty():
@@ -201,6 +203,8 @@ def lead_page(
     base = qs
     page_qs = qs
     backwards = bool(before) and not after
+    guess = lead_count_estimate(base) if with_count else None
+    inline_count = with_count and (guess is None or guess <= COUNT_CAP * ESTIMATE_TRUST)
     if after:
         value, pk = cursor_decode(after, field_name)
         page_qs = page_qs.filter(_beyond(field_name, value, pk, lower=desc, nullable=nullable))
@@ -213,7 +217,7 @@ def lead_page(
     if field_name not in fields:
         fields.append(field_name)
     page_qs = page_qs.order_by(*order)
-    if with_count:
+    if inline_count:
         count_sql, count_params = _capped_count_sql(base)
         # The SQL is Django-compiled from the queryset; values stay bound parameters.
         page_qs = page_qs.annotate(_total=RawSQL(count_sql, count_params))  # noqa: S611
@@ -223,9 +227,9 @@ def lead_page(
     rows = rows[:size]
     if backwards:
         rows.reverse()
-    total = rows[0]["_total"] if (with_count and rows) else (0 if with_count else None)
-    if with_count and not rows and (after or before):
-        total = None  # an empty page past the end says nothing about the total
+    total = None
+    if inline_count:
+        total = rows[0]["_total"] if rows else (None if (after or before) else 0)
     page = LeadPage(rows=rows, sort=sort_value, total=total)
     if rows:
         first, last = rows[0], rows[-1]
@@ -235,13 +239,29 @@ def lead_page(
             page.next_cursor = cursor_encode(last[field_name], last["id"])
         if has_prev:
             page.prev_cursor = cursor_encode(first[field_name], first["id"])
-    if total is not None and total > COUNT_CAP:
+    if with_count and (total is None or total > COUNT_CAP) and guess is not None:
+        page.total, page.total_is_estimate, page.total_capped = (
+            max(guess, COUNT_CAP + 1),
+            True,
+            True,
+        )
+    elif total is not None and total > COUNT_CAP:
         page.total_capped = True
-        guess = lead_count_estimate(base) if estimate else None
-        if guess is not None:
-            page.total = max(guess, COUNT_CAP + 1)
-            page.total_is_estimate = True
     return page
+
+
+def lead_total(qs: QuerySet) -> tuple[int, bool, bool]:
+    """(n, is_estimate, capped) for a filtered queryset. On PostgreSQL the planner's
+    estimate comes first (one EXPLAIN, no rows read); an exact count runs only when the
+    estimate says it is small (≤ ESTIMATE_TRUST × COUNT_CAP), and even then stops at
+    COUNT_CAP + 1 rows. Above the cap the answer is the estimate, labelled as such."""
+    guess = lead_count_estimate(qs)
+    if guess is not None and guess > COUNT_CAP * ESTIMATE_TRUST:
+        return guess, True, True
+    n, capped = lead_capped_count(qs)
+    if capped and guess is not None:
+        return max(guess, COUNT_CAP + 1), True, True
+    return n, False, capped
 
 
 def lead_capped_count(qs: QuerySet) -> tuple[int, bool]:

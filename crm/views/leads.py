@@ -30,11 +30,9 @@ from crm.lifecycle import LifecycleError, business_set_status
 from crm.models import Business, ContactStatus, SavedView
 from crm.permissions import can_edit, editor_required, staff_required
 from crm.queries import (
-    COUNT_CAP,
     BadCursor,
-    lead_capped_count,
-    lead_count_estimate,
     lead_page,
+    lead_total,
 )
 from crm.templatetags.crm_tags import url_or_none
 from crm.views.writes import business_assign_owner, saved_view_save
@@ -80,7 +78,7 @@ def _sidebar_form(filterset, user) -> forms.Form:
     return form
 
 
-def _lead_table_context(request: HttpRequest, filterset, *, estimate: bool = True) -> dict:
+def _lead_table_context(request: HttpRequest, filterset, *, with_count: bool = True) -> dict:
     params = view_params(request.GET)
     errors = None
     if filterset.is_valid():
@@ -95,10 +93,10 @@ def _lead_table_context(request: HttpRequest, filterset, *, estimate: bool = Tru
             sort=sort,
             after=request.GET.get("after"),
             before=request.GET.get("before"),
-            estimate=estimate,
+            with_count=with_count,
         )
     except BadCursor as exc:
-        page = lead_page(qs, sort=sort, estimate=estimate)
+        page = lead_page(qs, sort=sort, with_count=with_count)
         errors = {"page": [str(exc)]}
     params["sort"] = page.sort
     page_no = request.GET.get("p", "1")
@@ -123,7 +121,9 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     filterset = lead_filterset(request.GET, user=request.user)
     htmx = getattr(request, "htmx", None)
     fragment = bool(htmx and not htmx.history_restore_request and htmx.target == "lead-table")
-    context = _lead_table_context(request, filterset, estimate=not fragment)
+    # The fragment is the rows only (session + user + one query); its total follows in a
+    # lazy crm:lead-count request so a broad filter never slows the table.
+    context = _lead_table_context(request, filterset, with_count=not fragment)
     if fragment:
         # The fragment renders without the context processors (they query the database)
         # so the whole htmx request is session + user + one query for rows and count.
@@ -145,21 +145,20 @@ def lead_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_GET
 def lead_count(request: HttpRequest) -> HttpResponse:
-    """The total label for a filter above the exact-count cap (the planner's estimate),
-    fetched by the table fragment after it has rendered."""
+    """The total label of a filter, fetched by the table fragment after it has rendered."""
     filterset = lead_filterset(request.GET, user=request.user)
     if not filterset.is_valid():
         return HttpResponseBadRequest("Invalid filter", content_type="text/plain")
-    n, capped = lead_capped_count(filterset.qs)
-    label = f"{n:,} lead{'s' if n != 1 else ''}"
-    if capped:
-        guess = lead_count_estimate(filterset.qs)
+    n, is_estimate, capped = lead_total(filterset.qs)
+    if is_estimate:
         label = (
-            f"about {max(guess, COUNT_CAP + 1):,} leads <abbr title=\"PostgreSQL's estimate: "
-            'an exact count of this many rows would slow every page">(estimate)</abbr>'
-            if guess is not None
-            else f"more than {COUNT_CAP:,} leads"
+            f"about {n:,} leads <abbr title=\"PostgreSQL's estimate: an exact count of this "
+            'many rows would slow every page">(estimate)</abbr>'
         )
+    elif capped:
+        label = f"more than {n - 1:,} leads"  # n is the cap + 1
+    else:
+        label = f"{n:,} lead{'s' if n != 1 else ''}"
     return HttpResponse(f'<span class="total" id="lead-total">{label}</span>')
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from crm.lifecycle import business_advance, business_record_contact
@@ -310,24 +311,35 @@ def test_rating_decimal_cursor_round_trips():
 
 
 @pytest.mark.django_db
-def test_above_the_cap_the_fragment_defers_the_estimate_to_a_count_request(
+def test_the_fragment_defers_its_total_to_a_lazy_count_request(
     staff_client, monkeypatch, django_assert_max_num_queries
 ):
     import crm.queries
 
     make_leads(6)
-    monkeypatch.setattr(crm.queries, "COUNT_CAP", 3)
     headers = {"HX-Request": "true", "HX-Target": "lead-table"}
     with django_assert_max_num_queries(3):
         response = staff_client.get("/admin/crm/leads/?state=TX", headers=headers)
     body = response.content.decode()
-    assert "more than 3 leads" in body
     assert 'hx-get="/admin/crm/leads/count/?state=TX' in body
+    assert "3 leads" in staff_client.get("/admin/crm/leads/count/?city=Austin").content.decode()
+    monkeypatch.setattr(crm.queries, "COUNT_CAP", 3)
     count = staff_client.get("/admin/crm/leads/count/?state=TX").content.decode()
-    assert "(estimate)" in count or "more than" in count
-    exact = staff_client.get("/admin/crm/leads/count/?city=Austin").content.decode()
-    assert "3 leads" in exact
+    assert "(estimate)" in count or "more than 3 leads" in count
     assert staff_client.get("/admin/crm/leads/count/?min_score=x").status_code == 400
+
+
+@pytest.mark.django_db
+def test_lead_total_is_exact_below_the_cap_and_an_estimate_or_capped_above(monkeypatch):
+    import crm.queries
+    from crm.queries import lead_total
+
+    make_leads(5)
+    assert lead_total(Business.objects.all()) == (5, False, False)
+    monkeypatch.setattr(crm.queries, "COUNT_CAP", 2)
+    n, is_estimate, capped = lead_total(Business.objects.all())
+    assert capped and n > 2
+    assert is_estimate == (connection.vendor == "postgresql")
 
 
 def test_ago_text_says_how_long_ago_in_the_largest_unit():
