@@ -60,6 +60,16 @@ def _distinct_businesses(qs) -> int:
     return qs.exclude(business__isnull=True).values("business").distinct().count()
 
 
+def _subscribed_businesses(subscriptions) -> int:
+    # Through the customer (one row per paying business), not a join over every site.
+    return (
+        subscriptions.exclude(customer__business__isnull=True)
+        .values("customer__business")
+        .distinct()
+        .count()
+    )
+
+
 def funnel_stages(since: datetime | None = None) -> list[FunnelStage]:
     """DESIGN.md's eight stages. All time: leads that reached each stage
     (furthest_contact_status); a period counts each stage by its own time (created,
@@ -69,8 +79,8 @@ def funnel_stages(since: datetime | None = None) -> list[FunnelStage]:
     if since is None:
         # Trigger-maintained tallies (crm/tallies.py): no scan of the lead table.
         counts = funnel_counts()
-        counts["subscribed"] = _distinct_businesses(
-            Site.objects.filter(subscriptions__status=SubscriptionState.ACTIVE)
+        counts["subscribed"] = _subscribed_businesses(
+            Subscription.objects.filter(status=SubscriptionState.ACTIVE)
         )
     else:
         created = Business.objects.filter(created_at__gte=since).aggregate(
@@ -86,13 +96,9 @@ def funnel_stages(since: datetime | None = None) -> list[FunnelStage]:
             ),
             "replied": _distinct_businesses(outbound.filter(replied_at__gte=since)),
             "purchased": _distinct_businesses(Site.objects.filter(purchased_at__gte=since)),
-            "subscribed": Subscription.objects.filter(
-                status=SubscriptionState.ACTIVE, started_at__gte=since
-            )
-            .exclude(site__business__isnull=True)
-            .values("site__business")
-            .distinct()
-            .count(),
+            "subscribed": _subscribed_businesses(
+                Subscription.objects.filter(status=SubscriptionState.ACTIVE, started_at__gte=since)
+            ),
         }
     labels = [
         ("scraped", "Scraped"),
