@@ -17,7 +17,7 @@ import traceback
 
 from bench import common
 
-BENCHMARKS = ("lead_table", "campaign_start", "import_businesses", "webhooks")
+BENCHMARKS = ("lead_table", "campaign_start", "import_businesses", "webhooks", "analytics")
 
 
 def ensure_world(leads: int) -> None:
