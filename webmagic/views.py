@@ -56,10 +56,6 @@ class FunnelStage:
         return 100 * self.count / self.previous if self.previous else 0.0
 
 
-def _distinct_businesses(qs) -> int:
-    return qs.exclude(business__isnull=True).values("business").distinct().count()
-
-
 def _subscribed_businesses(subscriptions) -> int:
     # Through the customer (one row per paying business), not a join over every site.
     return (
@@ -86,16 +82,32 @@ def funnel_stages(since: datetime | None = None) -> list[FunnelStage]:
         created = Business.objects.filter(created_at__gte=since).aggregate(
             scraped=Count("id"), qualified=Count("id", filter=q_score)
         )
-        outbound = Message.objects.filter(direction=Direction.OUTBOUND)
+        # One pass over the period's messages and one over its sites, each stage a
+        # filtered COUNT(DISTINCT business).
+        sent, engaged = Q(sent_at__gte=since), Q(opened_at__gte=since) | Q(clicked_at__gte=since)
+        replied = Q(replied_at__gte=since)
+        messages = (
+            Message.objects.filter(direction=Direction.OUTBOUND)
+            .filter(sent | engaged | replied)
+            .aggregate(
+                contacted=Count("business", distinct=True, filter=sent),
+                engaged=Count("business", distinct=True, filter=engaged),
+                replied=Count("business", distinct=True, filter=replied),
+            )
+        )
+        generated, bought = Q(created_at__gte=since), Q(purchased_at__gte=since)
+        sites = (
+            Site.objects.filter(business__isnull=False)
+            .filter(generated | bought)
+            .aggregate(
+                site_generated=Count("business", distinct=True, filter=generated),
+                purchased=Count("business", distinct=True, filter=bought),
+            )
+        )
         counts = {
             **created,
-            "site_generated": _distinct_businesses(Site.objects.filter(created_at__gte=since)),
-            "contacted": _distinct_businesses(outbound.filter(sent_at__gte=since)),
-            "engaged": _distinct_businesses(
-                outbound.filter(Q(opened_at__gte=since) | Q(clicked_at__gte=since))
-            ),
-            "replied": _distinct_businesses(outbound.filter(replied_at__gte=since)),
-            "purchased": _distinct_businesses(Site.objects.filter(purchased_at__gte=since)),
+            **messages,
+            **sites,
             "subscribed": _subscribed_businesses(
                 Subscription.objects.filter(status=SubscriptionState.ACTIVE, started_at__gte=since)
             ),
