@@ -99,3 +99,26 @@ def test_pipeline_for_my_leads_only(client, staff_user, world):
     client.force_login(staff_user)
     html = client.get("/admin/crm/pipeline/?owner=me").content.decode()
     assert "1 lead." in html
+
+
+@pytest.mark.django_db
+def test_a_paid_purchase_reaches_the_last_stages_and_the_revenue(
+    client, staff_user, business, settings
+):
+    """End to end through the Recurrente webhook (signed like Svix): the dashboard counts
+    the purchase, the active subscription and the money."""
+    from sites.models import Site
+    from tests.billing.conftest import WEBHOOK_SECRET, make_checkout, post_signed, sample
+
+    settings.RECURRENTE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    site = Site.objects.create(business=business, slug="joes-plumbing", html="<p>Joe</p>")
+    make_checkout(site)
+    assert post_signed(client, sample("payment_intent_succeeded")).status_code == 200
+    client.force_login(staff_user)
+    response = client.get("/admin/crm/?period=all")
+    counts = funnel(response)
+    assert counts["Purchased"] == 1
+    assert counts["Active subscription"] == 1
+    body = response.content.decode()
+    revenue = re.search(r"Revenue \(all time\)</div><div class=\"kpi-value\">([^<]+)<", body)
+    assert revenue and revenue.group(1) not in ("$0.00", "")
