@@ -56,7 +56,7 @@ class Table:
 def funnel_svg(stages: list[dict[str, Any]]) -> dict[str, Any]:
     """Centred bars narrowing with the counts: a funnel."""
     bar_h, gap, top = 30, 8, 6
-    inner = CHART_W - 260  # room for the label on the left and the numbers on the right
+    inner = CHART_W - 290  # room for the label on the left and the numbers on the right
     largest = max((s["count"] for s in stages), default=0) or 1
     bars = []
     for i, s in enumerate(stages):
@@ -75,12 +75,18 @@ def funnel_svg(stages: list[dict[str, Any]]) -> dict[str, Any]:
                 "shade": f"hsl(152, 55%, {32 + i * 6}%)",
             }
         )
-    return {"width": CHART_W, "height": top * 2 + len(stages) * (bar_h + gap), "bars": bars}
+    return {
+        "width": CHART_W,
+        "height": top * 2 + len(stages) * (bar_h + gap),
+        "bars": bars,
+        "count_x": 150 + inner + 10,
+        "rate_x": 150 + inner + 70,
+    }
 
 
 def line_svg(cohorts: list[dict[str, Any]]) -> dict[str, Any]:
     """One line per rate (0–100 %) over the cohorts."""
-    left, right, top, bottom = 44, 16, 12, 40
+    left, right, top, bottom = 44, 40, 12, 40
     h = 240
     plot_w, plot_h = CHART_W - left - right, h - top - bottom
     n = len(cohorts)
@@ -127,11 +133,14 @@ def line_svg(cohorts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def bar_svg(items: list[tuple[str, int, str]], *, limit: int = 12) -> dict[str, Any]:
+def bar_svg(
+    items: list[tuple[str, int, str]], *, limit: int = 12, width: int = CHART_W
+) -> dict[str, Any]:
     """Horizontal bars: (label, value, value text), largest first, at most `limit`."""
     items = items[:limit]
-    bar_h, gap, label_w, value_w = 20, 7, 190, 110
-    inner = CHART_W - label_w - value_w
+    bar_h, gap = 20, 7
+    label_w, value_w = (190, 110) if width >= CHART_W else (140, 90)
+    inner = width - label_w - value_w
     largest = max((v for _, v, _ in items), default=0) or 1
     bars = []
     for i, (label, value, text) in enumerate(items):
@@ -141,14 +150,14 @@ def bar_svg(items: list[tuple[str, int, str]], *, limit: int = 12) -> dict[str, 
                 "y": y,
                 "w": round(max(1.0, inner * value / largest) if value else 0.0, 1),
                 "h": bar_h,
-                "label": label if len(label) <= 28 else label[:27] + "…",
+                "label": label if len(label) <= label_w // 7 else label[: label_w // 7 - 1] + "…",
                 "full_label": label,
                 "text_y": y + bar_h / 2 + 4,
                 "value": text,
             }
         )
     return {
-        "width": CHART_W,
+        "width": width,
         "height": 8 + len(items) * (bar_h + gap),
         "x": label_w,
         "value_x": label_w + inner + 8,
@@ -210,7 +219,8 @@ def _revenue(period, by: str, **_) -> tuple[dict, Table]:
                         (r["label"], r["revenue_cents"], format_money(r["revenue_cents"], currency))
                         for r in mine
                         if r["revenue_cents"]
-                    ]
+                    ],
+                    width=440,
                 ),
                 "mrr": bar_svg(
                     sorted(
@@ -220,7 +230,8 @@ def _revenue(period, by: str, **_) -> tuple[dict, Table]:
                             if r["mrr_cents"]
                         ],
                         key=lambda item: -item[1],
-                    )
+                    ),
+                    width=440,
                 ),
             }
         )
