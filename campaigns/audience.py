@@ -168,14 +168,21 @@ def with_reason(
     )
 
 
-def audience_eligible(*, campaign: Campaign, now: datetime | None = None, user=None):
-    """The leads that will get the campaign's first message (what start freezes)."""
+def audience_eligible(
+    *, campaign: Campaign, now: datetime | None = None, user=None, check_existing: bool = True
+):
+    """The leads that will get the campaign's first message (what start freezes).
+
+    `check_existing=False` skips "already in this campaign": the start inserts only for a
+    draft (which has no messages, and the unique constraint backs that up). Checking it
+    inside the INSERT … SELECT that fills the same table can make PostgreSQL, whose
+    statistics say the table is empty, scan it once per lead."""
     base = audience_base(
         audience_query=campaign.audience_query, audience_ids=campaign.audience_ids, user=user
     )
-    return with_reason(base, channel=campaign.channel, campaign=campaign, now=now).filter(
-        exclusion__isnull=True
-    )
+    return with_reason(
+        base, channel=campaign.channel, campaign=campaign if check_existing else None, now=now
+    ).filter(exclusion__isnull=True)
 
 
 @dataclass

@@ -236,8 +236,9 @@ def _sql_token(vendor: str) -> str:
 def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, step: int = 1) -> int:
     """One INSERT … SELECT of the campaign's eligible audience; returns the rows inserted.
 
-    Leads that already have this step are skipped (NOT EXISTS), so a retry inserts nothing."""
-    eligible = audience_mod.audience_eligible(campaign=campaign, now=now)
+    Called only for a draft campaign (campaign_start holds its row lock), so it has no
+    messages yet; the unique (campaign, business, step) constraint backs that up."""
+    eligible = audience_mod.audience_eligible(campaign=campaign, now=now, check_existing=False)
     to_field = "email" if campaign.channel == Channel.EMAIL else "to_sms"
     base = eligible.annotate(
         to_sms=audience_mod.sms_address_expression(),
