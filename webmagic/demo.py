@@ -553,7 +553,6 @@ class _Table:
         self.defaults = {f.attname: f.get_default() for f in self.fields if not f.primary_key}
         self.next_id = start_id
         self.rows: list[dict[str, Any]] = []
-        self.written = 0
 
     def add(self, **values: Any) -> int:
         pk = self.next_id
@@ -585,7 +584,6 @@ class _Table:
                         row[name] = json.loads(row[name])
             objs = [self.model(**{**defaults, **row}) for row in self.rows]
             self.model.objects.bulk_create(objs, batch_size=500)
-        self.written += len(self.rows)
         self.rows = []
 
     def _copy(self) -> None:
@@ -693,7 +691,6 @@ class _World:
         self.slug_cache: dict[str, str] = {}
         self.score_cache: dict[tuple, tuple[int, str]] = {}
         self.owners: list[int] = []
-        self.creator: int | None = None
         self.campaigns: list[_CampaignWindow] = []
         self.purchases = 0
 
@@ -717,7 +714,6 @@ class _World:
             user.groups.add(Group.objects.get_or_create(name=group)[0])
             if group == "sales":
                 self.owners.append(user.pk)
-        self.creator = self.owners[0]
 
     def plan_campaigns(self) -> None:
         """Email waves every 12 days (the last one still sending) and three SMS pilots."""
