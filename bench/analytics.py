@@ -57,6 +57,15 @@ FLOORS = {
         FROM campaigns_message
         WHERE direction = 'outbound' AND campaign_id IS NOT NULL
         GROUP BY 1""",
+    "convert": """
+        SELECT COUNT(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY d)
+        FROM (SELECT EXTRACT(EPOCH FROM (MIN(converted_at) - MIN(sent_at))) / 86400 AS d
+              FROM campaigns_message
+              WHERE direction = 'outbound' AND sent_at IS NOT NULL
+                AND business_id IN (SELECT business_id FROM campaigns_message
+                                    WHERE converted_at >= %(since)s)
+              GROUP BY business_id
+              HAVING MIN(converted_at) >= %(since)s) t""",
     "stages": """
         SELECT contact_status, COUNT(*),
                AVG(EXTRACT(EPOCH FROM (now() - contact_status_changed_at)) / 86400),
@@ -72,6 +81,7 @@ TABS = [
     ("revenue", {"by": "city"}),
     ("revenue", {"by": "campaign"}),
     ("campaigns", {}),
+    ("convert", {}),
     ("stages", {}),
 ]
 PERIODS = ("all", "90d")

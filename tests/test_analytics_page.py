@@ -35,7 +35,9 @@ def test_page_needs_staff(client, django_user_model):
     assert client.get(URL).status_code == 302
 
 
-@pytest.mark.parametrize("section", ["funnel", "cohorts", "revenue", "campaigns", "stages"])
+@pytest.mark.parametrize(
+    "section", ["funnel", "cohorts", "revenue", "campaigns", "convert", "stages"]
+)
 def test_each_tab_draws_its_chart_with_its_numbers(client, viewer_user, world, section):
     client.force_login(viewer_user)
     response = client.get(URL, {"period": "90d", "section": section})
@@ -43,7 +45,7 @@ def test_each_tab_draws_its_chart_with_its_numbers(client, viewer_user, world, s
     html = response.content.decode()
     assert f'id="{section}"' in html and f"chart={section}" in html
     assert "<svg" in html and "<table" in html
-    others = {"funnel", "cohorts", "revenue", "campaigns", "stages"} - {section}
+    others = {"funnel", "cohorts", "revenue", "campaigns", "convert", "stages"} - {section}
     assert not any(f'id="{other}"' in html for other in others)
 
 
@@ -60,7 +62,7 @@ def test_default_tab_is_the_funnel(client, viewer_user, world):
 def test_empty_database_renders(client, staff_user):
     client.force_login(staff_user)
     for period in ("30d", "all"):
-        for section in ("funnel", "cohorts", "revenue", "campaigns", "stages"):
+        for section in ("funnel", "cohorts", "revenue", "campaigns", "convert", "stages"):
             params = {"period": period, "group": "month", "by": "city", "section": section}
             assert client.get(URL, params).status_code == 200
         response = client.get(URL, {"period": period, "section": "cohorts"})
@@ -107,6 +109,8 @@ def test_csv_has_the_raw_numbers(client, staff_user, world):
     assert {r["name"]: r["sent"] for r in rows} == {"Spring plumbers": "3", "Dentists": "1"}
     rows = _csv(client.get(URL, {"format": "csv", "chart": "cohorts"}))
     assert sum(int(r["contacted"]) for r in rows) == 4
+    rows = _csv(client.get(URL, {"format": "csv", "chart": "convert"}))
+    assert {r["measure"]: float(r["days"]) for r in rows}["median"] == pytest.approx(13, abs=0.05)
     rows = _csv(client.get(URL, {"format": "csv", "chart": "stages"}))
     assert {r["status"] for r in rows} == {"pending", "emailed", "unsubscribed", "purchased"}
 

@@ -10,7 +10,7 @@ Rates are fractions (0–1) so the API stays unit-free; the page formats them as
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -474,13 +474,11 @@ class ConvertTimes:
     average_days: float | None = None
     fastest_days: float | None = None
     slowest_days: float | None = None
-    stages: list[dict[str, Any]] = field(default_factory=list)
 
 
 def time_to_convert(period: Period) -> ConvertTimes:
     """Days from a lead's first outbound message to the purchase one of its messages
-    brought in (converted_at), for purchases in the period; plus how long leads have sat in
-    their current stage."""
+    brought in (converted_at), for purchases in the period."""
     sql, params = _outreach_per_lead(None, converted_only=True, converted_since=period.since)
     days = _days_expr("p.converted", "p.first_sent")
     joined = f"FROM ({sql}) p WHERE p.converted IS NOT NULL AND p.converted >= p.first_sent"
@@ -508,7 +506,6 @@ def time_to_convert(period: Period) -> ConvertTimes:
 
     result.median_days, result.average_days = _r(median), _r(avg)
     result.fastest_days, result.slowest_days = _r(low), _r(high)
-    result.stages = time_in_stage()
     return result
 
 

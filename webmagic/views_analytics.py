@@ -354,9 +354,29 @@ def _campaigns(period, sort: str, **_) -> tuple[dict, Table]:
     return {"rows": rows, "svg": chart, "ids": [r["campaign_id"] for r in rows]}, table
 
 
-def _stages(period, **_) -> tuple[dict, Table]:
+def _convert(period, **_) -> tuple[dict, Table]:
     times = analytics.time_to_convert(period)
-    stages = times.stages
+    measures = [
+        ("median", "Median", times.median_days),
+        ("average", "Average", times.average_days),
+        ("fastest", "Fastest", times.fastest_days),
+        ("slowest", "Slowest", times.slowest_days),
+    ]
+    table = Table(
+        headers=["Days from first contact to purchase", "Days"],
+        rows=[[label, "—" if v is None else v] for _, label, v in measures],
+        raw_headers=["measure", "days", "purchases"],
+        raw=[[key, v, times.converted] for key, _, v in measures],
+    )
+    chart = bar_svg(
+        [(label, round(v * 100), f"{v} d") for _, label, v in measures if v is not None],
+        limit=4,
+    )
+    return {"times": times, "svg": chart}, table
+
+
+def _stages(period, **_) -> tuple[dict, Table]:
+    stages = analytics.time_in_stage()
     table = Table(
         headers=["Current stage", "Leads", "Average days there", "Longest", "Stalled (>14 days)"],
         rows=[
@@ -379,7 +399,7 @@ def _stages(period, **_) -> tuple[dict, Table]:
         [(s["label"], round(s["average_days"] * 10), f"{s['average_days']} d") for s in stages],
         limit=len(stages),
     )
-    return {"times": times, "svg": chart}, table
+    return {"svg": chart}, table
 
 
 SECTIONS: dict[str, Callable[..., tuple[dict, Table]]] = {
@@ -387,6 +407,7 @@ SECTIONS: dict[str, Callable[..., tuple[dict, Table]]] = {
     "cohorts": _cohorts,
     "revenue": _revenue,
     "campaigns": _campaigns,
+    "convert": _convert,
     "stages": _stages,
 }
 
@@ -396,7 +417,8 @@ SECTION_LABELS = {
     "cohorts": "Conversion over time",
     "revenue": "Revenue by source",
     "campaigns": "Campaigns",
-    "stages": "Time to convert",
+    "convert": "Time to convert",
+    "stages": "Where leads stall",
 }
 
 
