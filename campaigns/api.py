@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
+from ninja import Field, Path, Query, Router, Schema, Status
 
 from campaigns import services
 from campaigns.audience import AudienceError, audience_preview, audience_query_from
@@ -17,37 +17,47 @@ from campaigns.forms import DEFAULT_BODY
 from campaigns.models import Campaign, CampaignStatus, Channel
 from campaigns.results import campaign_list_qs, campaign_results
 from campaigns.sending import REASONS, render_message, template_errors
+from crm.api import NO_NUL, LeadFilters, MessageOut, Unprocessable, ValidationErrorOut
 from crm.api_auth import require_editor
 
 router = Router(tags=["campaigns"])
 
 DEFAULT_SUBJECT = "A website for {{ business_name }}"
+MAX_ID = 2**63 - 1
+ChannelEnum = StrEnum("ChannelEnum", {v: v for v in Channel.values})
+CampaignStatusEnum = StrEnum("CampaignStatusEnum", {v: v for v in CampaignStatus.values})
+LeadId = Annotated[int, Field(ge=1, le=MAX_ID)]
+ERRORS = {400: MessageOut, 422: ValidationErrorOut}
 
 
 class FollowupIn(Schema):
     after_days: int = Field(3, ge=1, le=60)
-    subject: str = ""
-    body: str
+    subject: str = Field("", pattern=NO_NUL, max_length=300)
+    body: str = Field(..., pattern=NO_NUL, min_length=1, max_length=5000)
 
 
 class AudienceIn(Schema):
-    channel: str = Field(Channel.EMAIL, description="email or sms")
-    filters: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Lead filter parameters (the lead table's names: category, city, "
-        "contact_status [list], website_status [list], min_rating, …)",
+    channel: ChannelEnum = Field(ChannelEnum.email, description="email or sms")
+    filters: LeadFilters = Field(
+        default_factory=LeadFilters,
+        description="The lead table's filters (category, city, contact_status [list], "
+        "website_status [list], min_rating, …)",
     )
-    ids: list[int] = Field(default_factory=list, description="An explicit selection of leads")
-    subject: str | None = None
-    body: str | None = None
+    ids: list[LeadId] = Field(
+        default_factory=list, max_length=100_000, description="An explicit selection of leads"
+    )
+    subject: str | None = Field(None, pattern=NO_NUL, max_length=300)
+    body: str | None = Field(None, pattern=NO_NUL, max_length=5000)
 
 
 class StartIn(AudienceIn):
-    name: str = Field(..., min_length=1, max_length=200)
-    schedule: str | None = Field(None, description='"now" (default) or an ISO 8601 date-time')
+    name: str = Field(..., min_length=1, max_length=200, pattern=NO_NUL)
+    schedule: str | None = Field(
+        None, pattern=NO_NUL, max_length=40, description='"now" (default) or an ISO 8601 date-time'
+    )
     send_rate_per_minute: int = Field(30, ge=1, le=1000)
     daily_cap: int = Field(1000, ge=1, le=100_000)
-    followups: list[FollowupIn] = Field(default_factory=list)
+    followups: list[FollowupIn] = Field(default_factory=list, max_length=5)
 
 
 class ExclusionOut(Schema):
@@ -96,15 +106,26 @@ class CampaignOut(Schema):
 
 
 def _channel(value: str) -> str:
-    if value not in Channel.values:
-        raise HttpError(400, f"channel must be one of {', '.join(Channel.values)}")
-    return value
+    return str(getattr(value, "value", value))
 
 
-def _check_templates(*texts: str | None) -> None:
-    errors = [e for t in texts for e in template_errors(t or "")]
+def _check_templates(**texts: str | None) -> None:
+    errors = {name: template_errors(text or "") for name, text in texts.items() if text is not None}
+    errors = {name: errs for name, errs in errors.items() if errs}
     if errors:
-        raise HttpError(400, "; ".join(errors))
+        raise Unprocessable(errors, where="body")
+
+
+def _filters(payload: AudienceIn) -> dict[str, Any]:
+    data = payload.filters.dict(exclude_none=True)
+    if (data.get("campaign") or 0) > MAX_ID:
+        raise Unprocessable({"campaign": ["Not a campaign id."]}, where="body")
+    return {k: [_channel(x) for x in v] if isinstance(v, list) else _channel(v)
+            for k, v in data.items()}  # fmt: skip
+
+
+def _audience_error(exc: AudienceError):
+    return Unprocessable(exc.errors, where="body")
 
 
 def _campaign_out(campaign: Campaign) -> dict:
@@ -114,19 +135,23 @@ def _campaign_out(campaign: Campaign) -> dict:
     }
 
 
-@router.post("preview", response=PreviewOut, summary="Who a campaign would reach, and why not")
+@router.post(
+    "preview",
+    response={200: PreviewOut, **ERRORS},
+    summary="Who a campaign would reach, and why not",
+)
 def preview(request: HttpRequest, payload: AudienceIn) -> dict:
     channel = _channel(payload.channel)
-    _check_templates(payload.subject, payload.body)
+    _check_templates(subject=payload.subject, body=payload.body)
     try:
         result = audience_preview(
             channel=channel,
-            audience_query="" if payload.ids else audience_query_from(payload.filters),
+            audience_query="" if payload.ids else audience_query_from(_filters(payload)),
             audience_ids=payload.ids,
             user=request.auth,
         )
     except AudienceError as exc:
-        raise HttpError(400, f"Invalid filters: {exc}") from None
+        raise _audience_error(exc) from None
     rendered = None
     if result.sample:
         from campaigns.models import Message
@@ -157,7 +182,7 @@ def preview(request: HttpRequest, payload: AudienceIn) -> dict:
 
 @router.post(
     "start",
-    response={200: CampaignOut, 201: CampaignOut},
+    response={200: CampaignOut, 201: CampaignOut, 403: MessageOut, **ERRORS},
     summary="Create and start (or schedule) a campaign; honours Idempotency-Key",
 )
 def start(request: HttpRequest, payload: StartIn):
@@ -165,20 +190,24 @@ def start(request: HttpRequest, payload: StartIn):
     channel = _channel(payload.channel)
     subject = payload.subject if payload.subject is not None else DEFAULT_SUBJECT
     body = payload.body if payload.body is not None else DEFAULT_BODY
-    _check_templates(subject, body, *[f.subject for f in payload.followups])
-    _check_templates(*[f.body for f in payload.followups])
+    _check_templates(subject=subject, body=body)
+    for n, f in enumerate(payload.followups):
+        _check_templates(**{f"followups.{n}.subject": f.subject, f"followups.{n}.body": f.body})
     if channel == Channel.EMAIL and not subject.strip():
-        raise HttpError(400, "An email campaign needs a subject.")
+        raise Unprocessable({"subject": ["An email campaign needs a subject."]}, where="body")
     if not body.strip():
-        raise HttpError(400, "The message body is empty.")
+        raise Unprocessable({"body": ["The message body is empty."]}, where="body")
     scheduled_at = None
     if payload.schedule and payload.schedule != "now":
         from django.utils.dateparse import parse_datetime
         from django.utils.timezone import is_naive, make_aware
 
-        scheduled_at = parse_datetime(payload.schedule)
+        try:
+            scheduled_at = parse_datetime(payload.schedule)
+        except ValueError:
+            scheduled_at = None
         if scheduled_at is None:
-            raise HttpError(400, 'schedule must be "now" or an ISO 8601 date-time')
+            raise Unprocessable({"schedule": ['Use "now" or an ISO 8601 date-time.']}, where="body")
         if is_naive(scheduled_at):
             scheduled_at = make_aware(scheduled_at)
     key = (request.headers.get("Idempotency-Key") or "").strip()[:200] or None
@@ -186,7 +215,7 @@ def start(request: HttpRequest, payload: StartIn):
         existing = Campaign.objects.filter(idempotency_key=key).first()
         if existing is not None:
             return Status(200, _campaign_out(existing))
-    query = "" if payload.ids else audience_query_from(payload.filters)
+    query = "" if payload.ids else audience_query_from(_filters(payload))
     try:
         # Validate the audience before anything is written.
         audience_preview(
@@ -194,7 +223,7 @@ def start(request: HttpRequest, payload: StartIn):
             sample_size=0,
         )  # fmt: skip
     except AudienceError as exc:
-        raise HttpError(400, f"Invalid filters: {exc}") from None
+        raise _audience_error(exc) from None
     campaign = services.campaign_create(
         name=payload.name,
         channel=channel,
@@ -214,17 +243,25 @@ def start(request: HttpRequest, payload: StartIn):
     return Status(201, _campaign_out(campaign))
 
 
-@router.get("", response=list[CampaignOut], summary="Campaigns, newest first")
-def campaign_list(request: HttpRequest, status: str = "", limit: int = 100, offset: int = 0):
+@router.get("", response={200: list[CampaignOut], **ERRORS}, summary="Campaigns, newest first")
+def campaign_list(
+    request: HttpRequest,
+    status: CampaignStatusEnum | None = None,
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=1_000_000),
+):
     qs = campaign_list_qs()
     if status:
-        qs = qs.filter(status=status)
-    limit = max(1, min(limit, 500))
-    return [_campaign_out(c) for c in qs[max(0, offset) : max(0, offset) + limit]]
+        qs = qs.filter(status=_channel(status))
+    return [_campaign_out(c) for c in qs[offset : offset + limit]]
 
 
-@router.get("{int:campaign_id}/results", summary="Sent, delivered, … each as a count and a rate")
-def results(request: HttpRequest, campaign_id: int) -> dict:
+@router.get(
+    "{campaign_id}/results",
+    response={200: dict[str, Any], 404: MessageOut, **ERRORS},
+    summary="Sent, delivered, … each as a count and a rate",
+)
+def results(request: HttpRequest, campaign_id: int = Path(..., ge=1, le=MAX_ID)) -> dict:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     return {"name": campaign.name, "channel": campaign.channel, **campaign_results(campaign)}
 

@@ -79,15 +79,24 @@ def test_preview_counts_recipients_and_exclusions(client, viewer_user, leads):
     assert not Campaign.objects.exists()
 
 
-def test_preview_rejects_bad_filters_with_400(client, sales_user, leads):
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"filters": {"min_rating": "great"}},
+        {"filters": {"created_after": "yesterday"}},
+        {"filters": {"city": "Aus\u0000tin"}},
+        {"ids": [2**64]},
+        {"channel": "fax"},
+    ],
+)
+def test_preview_rejects_bad_input_with_422_naming_the_field(client, sales_user, leads, body):
     client.force_login(sales_user)
     response = client.post(
-        "/api/v1/crm/campaigns/preview",
-        data={"filters": {"min_rating": "great"}},
-        content_type="application/json",
+        "/api/v1/crm/campaigns/preview", data=body, content_type="application/json"
     )
-    assert response.status_code == 400
-    assert "min_rating" in response.json()["detail"]
+    assert response.status_code == 422, response.content
+    field = next(iter(body["filters"])) if "filters" in body else next(iter(body))
+    assert field in str(response.json()["detail"])
 
 
 def test_start_with_idempotency_key_returns_the_same_campaign(
@@ -145,8 +154,8 @@ def test_start_rejects_unknown_merge_fields_and_changes_nothing(client, sales_us
         content_type="application/json",
         **bearer(sales_user),
     )
-    assert response.status_code == 400
-    assert "owner_password" in response.json()["detail"]
+    assert response.status_code == 422
+    assert "owner_password" in str(response.json()["detail"])
     assert not Campaign.objects.exists()
 
 
@@ -162,3 +171,12 @@ def test_scheduled_start_creates_queued_messages_and_sends_nothing_yet(client, s
     assert response.json()["status"] == "scheduled"
     assert set(Message.objects.values_list("status", flat=True)) == {"queued"}
     assert not mail.outbox
+
+
+def test_results_of_an_unknown_or_absurd_id_is_json(client, sales_user):
+    client.force_login(sales_user)
+    assert client.get("/api/v1/crm/campaigns/999/results").json() == {"detail": "Not Found"}
+    response = client.get(f"/api/v1/crm/campaigns/{2**70}/results")
+    assert response.status_code == 422
+    response = client.get("/api/v1/crm/campaigns/?offset=99999999999999999999")
+    assert response.status_code == 422
