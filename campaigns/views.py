@@ -154,8 +154,13 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in MessageStatus.values:
         status = ""
-    page = Paginator(campaign_recipients(campaign, status=status), 100).get_page(
-        request.GET.get("page")
+    polled = bool(request.htmx) and request.GET.get("fragment") == "progress"
+    page = (
+        None
+        if polled  # the progress fragment needs no recipient table
+        else Paginator(campaign_recipients(campaign, status=status), 100).get_page(
+            request.GET.get("page")
+        )
     )
     context = {
         "campaign": campaign,
@@ -166,7 +171,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_edit": can_edit(request.user),
         "polling": campaign.status in (CampaignStatus.SENDING, CampaignStatus.SCHEDULED),
     }
-    if request.htmx and request.GET.get("fragment") == "progress":
+    if polled:
         return render(request, "campaigns/campaign_detail.html#campaign-progress", context)
     return render(request, "campaigns/campaign_detail.html", context)
 
