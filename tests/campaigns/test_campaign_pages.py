@@ -184,3 +184,23 @@ def test_lead_table_bulk_form_with_select_all_matching_uses_the_filter(client, s
     )
     html = response.content.decode()
     assert "selected lead" not in html and 'id="eligible-count">2<' in html
+
+
+def test_campaign_list_and_results_pages_use_a_bounded_number_of_queries(
+    client, staff_user, leads, django_assert_max_num_queries
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    for i in range(6):
+        campaign = services.campaign_create(
+            name=f"c{i}", audience_query="city=Austin", subject_template="s", body_template="b",
+            scheduled_at=timezone.now() + timedelta(days=1),
+        )  # fmt: skip
+        services.campaign_start(campaign=campaign)
+    client.force_login(staff_user)
+    with django_assert_max_num_queries(8):
+        assert client.get("/admin/crm/campaigns/").status_code == 200
+    with django_assert_max_num_queries(14):
+        assert client.get(f"/admin/crm/campaigns/{campaign.pk}/").status_code == 200
