@@ -192,3 +192,39 @@ def test_real_qcluster_on_the_redis_broker_sends_every_message_once(tmp_path, mo
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", REDIS_TEST_URL)
     _run_with_worker(tmp_path, {"REDIS_URL": REDIS_TEST_URL})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_starts_create_each_message_once(monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+    make_leads(30)
+    campaign = services.campaign_create(
+        name="double click",
+        audience_query="city=Austin",
+        subject_template="s",
+        body_template="b",
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def start():
+        try:
+            barrier.wait()
+            services.campaign_start(campaign=campaign.pk)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert Message.objects.filter(campaign=campaign).count() == 30
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SCHEDULED
