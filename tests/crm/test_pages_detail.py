@@ -150,3 +150,15 @@ def test_detail_lists_sites_and_messages_of_the_lead(sales_client, business):
     assert "/p/joes-plumbing/" in body
     assert "Your new site" in body
     assert "other-co" not in body
+
+
+@pytest.mark.django_db
+def test_a_scraped_javascript_url_is_never_a_link(sales_client):
+    from crm.models import Business
+
+    lead = business_create(data={"name": "Sneaky", "city": "Austin"}, source="test")
+    # as a raw import could store it, bypassing form validation
+    Business.objects.filter(pk=lead.pk).update(website="javascript:alert(document.cookie)")
+    body = sales_client.get(f"/admin/crm/leads/{lead.pk}/").content.decode()
+    assert 'href="javascript:' not in body
+    assert "javascript:alert(document.cookie)" in body
