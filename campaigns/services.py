@@ -555,7 +555,7 @@ def campaign_send_test(*, campaign: Campaign, user) -> str:
     for SMS, the user's `phone` if the user model has one. Returns where it went."""
     from campaigns.sending import Rendered, render_message  # noqa: F401
 
-    sample = audience_mod.audience_eligible(campaign=campaign).first()
+    sample = audience_mod.audience_eligible(campaign=campaign, check_existing=False).first()
     probe = Message(
         campaign=campaign,
         business=sample or Business(name="Sample Business", city="Austin", category="Plumber"),

@@ -3,6 +3,8 @@ unsubscribe page. Thin views: parse, call a service or a read, pick a template/f
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib import messages as flash
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
@@ -89,27 +91,34 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             action = request.POST.get("action", "start")
-            campaign = services.campaign_create(
-                name=data["name"],
-                channel=data["channel"],
-                audience_query=query,
-                audience_ids=ids,
-                subject_template=data["subject_template"],
-                body_template=data["body_template"],
-                scheduled_at=data["scheduled_at"],
-                send_rate_per_minute=data["send_rate_per_minute"],
-                daily_cap=data["daily_cap"],
-                followups=form.followups(),
-                created_by=request.user,
-                idempotency_key=request.POST.get("idempotency_key") or None,
-            )
+            fields = {
+                "name": data["name"],
+                "channel": data["channel"],
+                "audience_query": query,
+                "audience_ids": ids,
+                "subject_template": data["subject_template"],
+                "body_template": data["body_template"],
+                "scheduled_at": data["scheduled_at"],
+                "send_rate_per_minute": data["send_rate_per_minute"],
+                "daily_cap": data["daily_cap"],
+                "followups": form.followups(),
+            }
             if action == "test":
+                # Nothing is saved: the builder comes back with its fields as they were.
                 try:
-                    where = services.campaign_send_test(campaign=campaign, user=request.user)
-                    flash.success(request, f"Test sent to {where}. Saved as a draft.")
+                    where = services.campaign_send_test(
+                        campaign=Campaign(**fields), user=request.user
+                    )
+                    flash.success(request, f"Test sent to {where}. Nothing was saved.")
                 except services.CampaignError as exc:
                     flash.error(request, str(exc))
-                return redirect("campaigns:campaign-detail", pk=campaign.pk)
+                return _builder(request, form, filterset, ids, request.POST)
+            # The key rendered into the form makes a double-clicked Start one campaign.
+            campaign = services.campaign_create(
+                **fields,
+                created_by=request.user,
+                idempotency_key=_form_key(request.POST.get("idempotency_key")),
+            )
             if action == "draft":
                 flash.success(request, "Campaign saved as a draft.")
                 return redirect("campaigns:campaign-detail", pk=campaign.pk)
@@ -125,6 +134,15 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         if request.GET.get("channel") in Channel.values:
             initial["channel"] = request.GET["channel"]
         form = CampaignForm(initial=initial)
+    return _builder(request, form, filterset, ids, params)
+
+
+def _form_key(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return f"builder:{value}"[:200] if value else None
+
+
+def _builder(request: HttpRequest, form, filterset, ids, params) -> HttpResponse:
     preview_params = params.copy() if isinstance(params, QueryDict) else QueryDict(mutable=True)
     if request.method == "GET":
         for name in ("subject_template", "body_template"):
@@ -134,6 +152,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         "filterset": filterset,
         "ids": ids,
         "reasons": REASONS,
+        "idempotency_key": request.POST.get("idempotency_key") or secrets.token_urlsafe(16),
         **_preview_context(request, preview_params),
     }
     return render(request, "campaigns/campaign_new.html", context)

@@ -106,11 +106,26 @@ def test_invalid_template_shows_errors_and_creates_nothing(client, sales_user, l
 def test_send_me_a_test_goes_to_the_staff_users_address_only(client, sales_user, leads):
     client.force_login(sales_user)
     response = client.post("/admin/crm/campaigns/new/", {**FORM, "action": "test"})
-    assert response.status_code == 302
+    assert response.status_code == 200
+    assert "Test sent to sales@example.com" in response.content.decode()
+    assert 'value="Austin push"' in response.content.decode()  # the builder keeps its fields
     assert [e.to for e in mail.outbox] == [["sales@example.com"]]
     assert mail.outbox[0].subject.startswith("[TEST] Hi ")
-    assert Campaign.objects.get().status == CampaignStatus.DRAFT
-    assert not Message.objects.exists()
+    assert not Campaign.objects.exists() and not Message.objects.exists()
+
+
+def test_a_double_submitted_builder_starts_one_campaign(
+    client, sales_user, leads, django_capture_on_commit_callbacks
+):
+    client.force_login(sales_user)
+    html = client.get("/admin/crm/campaigns/new/?city=Austin").content.decode()
+    key = html.split('name="idempotency_key" value="')[1].split('"')[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post("/admin/crm/campaigns/new/", {**FORM, "idempotency_key": key})
+        second = client.post("/admin/crm/campaigns/new/", {**FORM, "idempotency_key": key})
+    assert first["Location"] == second["Location"]
+    assert Campaign.objects.count() == 1
+    assert len(mail.outbox) == 2
 
 
 def test_viewer_cannot_build_or_act_but_can_read(client, viewer_user, leads):
