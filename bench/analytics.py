@@ -5,7 +5,7 @@
 Server time is measured in-process through Django's test client: the whole request
 (session, middleware, view, every query, SVG and template), per tab of
 /admin/crm/analytics/ and per period (all time, 90 days). The floor is the one hand-written
-grouped SQL statement the tab cannot do without (run through a separate psycopg connection
+grouped SQL statement(s) the tab cannot do without (run through a separate psycopg connection
 the way Django runs queries, no server-side prepare): the same pass over the messages, the
 leads or the payments, without the ORM, the other small queries, or the rendering.
 Target (issue 7): every tab under 1,000 ms server time at 1,000,000 leads.
@@ -19,9 +19,16 @@ from bench import common
 
 TARGET_MS = 1000.0
 
-FLOORS = {
-    # The period funnel's heaviest statement: one pass over the messages.
-    "funnel": """
+FLOORS: dict[str, str | tuple[str, ...]] = {
+    # A period funnel needs one pass over each of leads, sites and messages.
+    "funnel": (
+        """SELECT COUNT(*), COUNT(*) FILTER (WHERE qualification_score >= 50)
+        FROM crm_business WHERE created_at >= %(since)s""",
+        """SELECT COUNT(DISTINCT business_id) FILTER (WHERE created_at >= %(since)s),
+               COUNT(DISTINCT business_id) FILTER (WHERE purchased_at >= %(since)s)
+        FROM sites_site WHERE business_id IS NOT NULL
+          AND (created_at >= %(since)s OR purchased_at >= %(since)s)""",
+        """
         SELECT COUNT(DISTINCT business_id) FILTER (WHERE sent_at >= %(since)s),
                COUNT(DISTINCT business_id) FILTER (WHERE opened_at >= %(since)s
                                                    OR clicked_at >= %(since)s),
@@ -30,6 +37,7 @@ FLOORS = {
         WHERE direction = 'outbound'
           AND (sent_at >= %(since)s OR opened_at >= %(since)s OR clicked_at >= %(since)s
                OR replied_at >= %(since)s)""",
+    ),
     "cohorts": """
         SELECT date_trunc('week', first_sent), COUNT(*), SUM(o), SUM(c), SUM(r), SUM(p)
         FROM (SELECT business_id, MIN(sent_at) AS first_sent,
@@ -133,10 +141,15 @@ def run(repeat: int = 5) -> dict:
                 response = client.get(url, HTTP_HOST="localhost")
                 assert response.status_code == 200, response.status_code
 
-            def floor(sql=FLOORS[section], since=since):
+            statements = FLOORS[section]
+            if isinstance(statements, str):
+                statements = (statements,)
+
+            def floor(statements=statements, since=since):
                 with raw.cursor() as cur:
-                    cur.execute(sql, {"since": since})
-                    cur.fetchall()
+                    for sql in statements:
+                        cur.execute(sql, {"since": since})
+                        cur.fetchall()
 
             ours = common.measure(page, repeat=repeat, warmup=1)
             anchor = common.measure(floor, repeat=repeat, warmup=1)
