@@ -272,3 +272,24 @@ def test_dashboard_and_crm_pages_still_resolve(client, staff_user):
     client.force_login(staff_user)
     assert client.get("/admin/crm/").status_code == 200
     assert client.get("/admin/crm/leads/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("section", "queries"),
+    [
+        ("funnel", 7),
+        ("cohorts", 4),
+        ("revenue", 5),
+        ("campaigns", 6),
+        ("convert", 4),
+        ("stages", 4),
+    ],
+)
+def test_each_tab_is_a_few_grouped_queries(
+    client, staff_user, world, django_assert_max_num_queries, section, queries
+):
+    """Session, user and the nav's unread count, then the tab's grouped queries (one to
+    four): the count does not grow with the number of leads."""
+    client.force_login(staff_user)
+    with django_assert_max_num_queries(queries):
+        assert client.get(URL, {"section": section, "period": "90d"}).status_code == 200
