@@ -92,7 +92,7 @@ def line_svg(cohorts: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(cohorts)
     top_rate = max((c[k] for c in cohorts for k in COLORS), default=0.0)
     # Round the axis up to a tidy percentage so small rates still fill the chart.
-    ceiling = next((t for t in (0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1.0) if top_rate <= t), 1.0)
+    ceiling = next((t for t in (0.04, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0) if top_rate <= t), 1.0)
 
     def x(i: int) -> float:
         return round(left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2), 1)
@@ -112,7 +112,8 @@ def line_svg(cohorts: list[dict[str, Any]]) -> dict[str, Any]:
             }
         )
     grid = [
-        {"y": y(ceiling * f), "label": f"{ceiling * f * 100:.0f}%"} for f in (0, 0.25, 0.5, 0.75, 1)
+        {"y": y(ceiling * f), "label": f"{round(ceiling * f * 100, 1):g}%"}
+        for f in (0, 0.25, 0.5, 0.75, 1)
     ]
     step = max(1, n // 8)
     xlabels = [
@@ -139,7 +140,7 @@ def bar_svg(
     """Horizontal bars: (label, value, value text), largest first, at most `limit`."""
     items = items[:limit]
     bar_h, gap = 20, 7
-    label_w, value_w = (190, 110) if width >= CHART_W else (140, 90)
+    label_w, value_w = (190, 110) if width >= CHART_W else (130, 105)
     inner = width - label_w - value_w
     largest = max((v for _, v, _ in items), default=0) or 1
     bars = []
@@ -239,7 +240,12 @@ def _revenue(period, by: str, **_) -> tuple[dict, Table]:
         headers=[by.capitalize(), "Currency", "Revenue", "Payments", "Customers", "MRR", "Subs"],
         rows=[
             [
-                r["label"],
+                {
+                    "text": r["label"],
+                    "href": reverse("campaigns:campaign-detail", args=[r["campaign_id"]]),
+                }
+                if r.get("campaign_id")
+                else r["label"],
                 r["currency"],
                 format_money(r["revenue_cents"], r["currency"]),
                 r["payments"],
