@@ -9,6 +9,10 @@ from django.urls import path
 from campaigns import views_replies, webhooks
 
 urlpatterns = [
+    # anymail's SES views behind a body check (a malformed body is a 400, not a 500); these
+    # paths come before the anymail include in webmagic/urls.py, so they take precedence.
+    path("anymail/amazon_ses/tracking/", webhooks.ses_tracking, name="ses-tracking"),
+    path("anymail/amazon_ses/inbound/", webhooks.ses_inbound, name="ses-inbound"),
     path("webhooks/twilio/status/", webhooks.twilio_status, name="twilio-status"),
     path("webhooks/twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
     path("c/<str:token>/", views_replies.track_click, name="track-click"),

@@ -12,10 +12,17 @@ STOP/START/HELP itself). Dedupe keys: status `MessageSid:MessageStatus`, inbound
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import wraps
 from typing import Any
 
+from anymail.webhooks.amazon_ses import (
+    AmazonSESInboundWebhookView,
+    AmazonSESTrackingWebhookView,
+)
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
@@ -44,6 +51,48 @@ UNREACHABLE = {"30005", "30006"}  # unknown / non-existent number; landline or u
 SENT_STATES = {"sent"}
 FAILED_STATES = {"failed", "undelivered"}
 IGNORED_STATES = {"queued", "accepted", "scheduled", "sending", "read", "canceled", "receiving"}
+
+
+# --- Amazon SES (SNS) body check -------------------------------------------------------------
+
+
+def sns_body_problem(body: bytes) -> str | None:
+    """Why a POST body cannot be an SNS message, or None. anymail's SES views raise (a 500,
+    which SNS would retry forever) on a body that is not a JSON object with a `Type`."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return "the body is not JSON"
+    if not isinstance(data, dict) or not isinstance(data.get("Type"), str):
+        return "the body is not an SNS message (no Type)"
+    if data["Type"] == "Notification":
+        try:
+            inner = json.loads(data.get("Message") or "")
+        except (TypeError, ValueError):
+            return "the SNS Message is not JSON"
+        if not isinstance(inner, dict):
+            return "the SNS Message is not a JSON object"
+    return None
+
+
+def sns_checked(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """anymail's SES webhook view, answering 400 to a malformed body instead of raising."""
+
+    @csrf_exempt
+    @wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST" and (problem := sns_body_problem(request.body)):
+            return HttpResponseBadRequest(f"malformed SNS message: {problem}")
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
+ses_tracking = sns_checked(AmazonSESTrackingWebhookView.as_view())
+ses_inbound = sns_checked(AmazonSESInboundWebhookView.as_view())
+
+
+# --- Twilio -------------------------------------------------------------------------------
 
 
 def public_url(request: HttpRequest) -> str:
