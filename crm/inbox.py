@@ -67,6 +67,7 @@ def record(
     """Store one event. Returns (event, created); a duplicate returns the stored row."""
     if not event_id:
         raise ValueError("an inbox event needs an event_id to be deduplicated")
+    event_id, event_type, payload = _without_nul((event_id, event_type, payload))
     try:
         with transaction.atomic():
             event = ProviderEvent.objects.create(
@@ -82,6 +83,18 @@ def record(
         if existing is None:  # the integrity error was something else
             raise
         return existing, False
+
+
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold U+0000: an authenticated event carrying one
+    (e.g. an SMS body) is stored with U+FFFD in its place instead of failing to store."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(v) for v in value)
+    return value
 
 
 def process(event: ProviderEvent | int) -> ProviderEvent:
