@@ -241,8 +241,13 @@ def read_rows(text: str, fmt: str) -> list[tuple[int, dict]]:
         return [(n, r if isinstance(r, dict) else {"_value": r}) for n, r in enumerate(records, 1)]
     reader = csv.DictReader(io.StringIO(text, newline=""))
     rows = []
-    for n, row in enumerate(reader, 2):
-        rows.append((n, {(k or "").strip(): (v if v is not None else "") for k, v in row.items()}))
+    try:
+        for n, row in enumerate(reader, 2):
+            rows.append(
+                (n, {(k or "").strip(): (v if v is not None else "") for k, v in row.items()})
+            )
+    except csv.Error as exc:  # e.g. a cell over the csv module's field size limit
+        raise ImportFailed(f"bad CSV at line {reader.line_num}: {exc}") from None
     return rows
 
 
@@ -437,6 +442,9 @@ def import_file(
 ) -> Report:
     """Import one exporter file. Raises ImportFailed (nothing written) on bad input."""
     text = read_text(path)
+    if "\x00" in text or "\\u0000" in text:
+        # PostgreSQL text cannot hold NUL: refuse the file rather than fail half-way.
+        raise ImportFailed("the file contains NUL characters (binary or UTF-16?); nothing imported")
     if fmt is None:
         fmt = detect_format(text)
     elif fmt not in FORMATS:
