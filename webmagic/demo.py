@@ -1709,9 +1709,15 @@ def demo_build(
     if leads < 0:
         raise ValueError("--leads must be 0 or more")
     now = (now or timezone.now()).replace(microsecond=0)
+    started = time.monotonic()
+
+    def phase(what: str) -> None:
+        log(f"  {what} ({time.monotonic() - started:.0f}s)")
+
     with transaction.atomic():
         if reset:
             demo_reset()
+            phase("old world deleted")
         world = _World(leads=leads, seed=seed, now=now, log=log)
         world.staff()
         world.plan_campaigns()
@@ -1722,14 +1728,18 @@ def demo_build(
             for table in world.tables.values():
                 table.flush()
             if bulk:
-                log("  rebuilding indexes …")
+                phase("rows written; rebuilding indexes and constraints …")
+        if bulk:
+            phase("indexes rebuilt")
         # The maintained lead counts (crm.tallies) are fed by triggers that a bulk load
         # skips (and TRUNCATE empties): recount them from the rows just written.
         tally_rebuild()
         if connection.vendor == "postgresql":
             sql = connection.ops.sequence_reset_sql(no_style(), list(world.tables))
+            tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in world.tables)
             with connection.cursor() as cursor:
                 for statement in sql:
                     cursor.execute(statement)
-                cursor.execute("ANALYZE")
+                cursor.execute(f"ANALYZE {tables}")
+        phase("counts recounted, statistics updated; committing")
     return demo_counts()
