@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -35,6 +36,8 @@ from campaigns.sending import REASONS
 from crm.filters import FILTER_NAMES, lead_filterset
 from crm.models import Business, ContactStatus
 from sites.models import Site, SiteStatus
+
+MAX_DB_INT = 2**63 - 1
 
 
 class AudienceError(ValueError):
@@ -75,6 +78,16 @@ def audience_base(
     filterset = lead_filterset(QueryDict(audience_query), user=user)
     if not filterset.is_valid():
         raise AudienceError({k: [str(e) for e in v] for k, v in filterset.errors.items()})
+    # A number the database cannot hold (an owner or campaign id past bigint) is bad input,
+    # not a server error.
+    too_big = {
+        name: ["Number out of range."]
+        for name, value in filterset.form.cleaned_data.items()
+        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+        and abs(value) > MAX_DB_INT
+    }  # fmt: skip
+    if too_big:
+        raise AudienceError(too_big)
     return filterset.qs
 
 

@@ -180,3 +180,16 @@ def test_results_of_an_unknown_or_absurd_id_is_json(client, sales_user):
     assert response.status_code == 422
     response = client.get("/api/v1/crm/campaigns/?offset=99999999999999999999")
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("name", ["owner", "campaign", "min_reviews"])
+def test_numbers_past_bigint_in_filters_are_422_not_500(client, sales_user, leads, name):
+    client.force_login(sales_user)
+    response = client.post(
+        "/api/v1/crm/campaigns/preview",
+        data={"filters": {name: "9223372036854775809"}},
+        content_type="application/json",
+    )
+    assert response.status_code == 422, response.content
+    page = client.get(f"/admin/crm/campaigns/new/?{name}=9223372036854775809")
+    assert page.status_code == 200 and "out of range" in page.content.decode()
