@@ -104,11 +104,8 @@ def _refused(response, *, api: bool) -> bool:
         return True
     if response.status_code == 302:
         return response["Location"].startswith("/accounts/login/")
-    if response.status_code in (200, 204) and response.headers.get("HX-Redirect", "").startswith(
-        "/accounts/login/"
-    ):
-        return True
-    return False
+    hx_redirect = response.headers.get("HX-Redirect", "")
+    return response.status_code in (200, 204) and hx_redirect.startswith("/accounts/login/")
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ and the JSON API (hypothesis)."""
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 
 import pytest
@@ -273,7 +271,7 @@ filter_params = st.dictionaries(
 )
 
 FUZZ = settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
