@@ -20,6 +20,10 @@ from crm.lifecycle import statuses_reached
 from crm.models import Business, ContactStatus, WebsiteKind, WebsiteStatus
 
 YES_NO = (("yes", "Yes"), ("no", "No"))
+# Larger numbers cannot be stored (ids are bigint, counts int): refuse them as invalid
+# input instead of letting the database driver overflow into a 500.
+MAX_ID = 2**63 - 1
+MAX_COUNT = 2**31 - 1
 ENGAGEMENT_CHOICES = (("opened", "Opened"), ("clicked", "Clicked"), ("replied", "Replied"))
 
 # Filter names in the order the sidebar shows them. The API documents the same list.
@@ -66,7 +70,7 @@ class OwnerField(forms.CharField):
             return None
         if value in ("me", "none"):
             return value
-        if not str(value).isdigit():
+        if not str(value).isdigit() or int(value) > MAX_ID:
             raise forms.ValidationError("Use 'me', 'none' or a user id.")
         return int(value)
 
@@ -108,7 +112,11 @@ class LeadFilter(df.FilterSet):
         field_name="rating", lookup_expr="gte", label="Min rating", min_value=0, max_value=5
     )
     min_reviews = df.NumberFilter(
-        field_name="review_count", lookup_expr="gte", label="Min reviews", min_value=0
+        field_name="review_count",
+        lookup_expr="gte",
+        label="Min reviews",
+        min_value=0,
+        max_value=MAX_COUNT,
     )
     min_score = df.NumberFilter(
         field_name="qualification_score",
@@ -134,7 +142,9 @@ class LeadFilter(df.FilterSet):
     engagement = df.ChoiceFilter(
         choices=ENGAGEMENT_CHOICES, method="filter_engagement", label="Engagement"
     )
-    campaign = df.NumberFilter(method="filter_campaign", label="In campaign", min_value=1)
+    campaign = df.NumberFilter(
+        method="filter_campaign", label="In campaign", min_value=1, max_value=MAX_ID
+    )
     opted_out = df.ChoiceFilter(choices=YES_NO, method="filter_opted_out", label="Opted out")
 
     class Meta:
