@@ -24,7 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from crm.filters import FILTER_NAMES, active_filters, lead_filterset
+from crm.filters import FILTER_NAMES, MAX_ID, active_filters, lead_filterset
 from crm.forms import BulkAssignForm, BulkStatusForm, SavedViewForm, staff_users
 from crm.lifecycle import LifecycleError, business_set_status
 from crm.models import Business, ContactStatus, SavedView
@@ -185,7 +185,7 @@ def leads_selected(request: HttpRequest, data: QueryDict) -> QuerySet:
     raw = data.getlist("ids")
     if not raw:
         raise SelectionError("Select at least one lead.")
-    if not all(v.isdigit() for v in raw):
+    if not all(v.isdigit() and int(v) <= MAX_ID for v in raw):
         raise SelectionError("Lead ids must be numbers.")
     return Business.objects.filter(pk__in=[int(v) for v in raw])
 

@@ -367,3 +367,25 @@ def test_fragment_rows_offer_generate_site_only_for_leads_without_one(staff_clie
     assert f'name="ids" value="{leads[1].pk}" class="link edit-only"' in body
     assert f'name="ids" value="{leads[0].pk}" class="link edit-only"' not in body
     assert 'href="tel:(512) 555-0001"' in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "owner=9223372036854775808",
+        "campaign=9223372036854775808",
+        "min_reviews=99999999999999999999",
+        "ids=99999999999999999999",
+    ],
+)
+def test_numbers_too_big_to_store_are_invalid_input_not_a_500(staff_user, query):
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(staff_user)
+    for url in ("/admin/crm/leads/", "/admin/crm/leads/count/", "/admin/crm/leads/export.csv"):
+        response = client.get(f"{url}?{query}")
+        if response.streaming:
+            b"".join(response.streaming_content)
+        assert response.status_code < 500, url
