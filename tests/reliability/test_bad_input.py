@@ -277,15 +277,25 @@ FUZZ = settings(
 )
 
 
+LEAD_PAGES = (
+    "/admin/crm/leads/",
+    "/admin/crm/leads/count/",
+    "/admin/crm/leads/export.csv",
+    "/admin/crm/campaigns/preview/",  # the campaign audience: the same FilterSet
+    "/admin/crm/pipeline/",
+)
+
+
 @FUZZ
 @given(params=filter_params)
 def test_fuzzed_filters_on_the_lead_pages_never_500(sales_user, business, params):
-    """Any filter/sort/page query string on the lead table, its count fragment and its CSV
-    export answers 200 or a 4xx, and reading never writes."""
+    """Any filter/sort/page query string on the lead table, its count fragment, its CSV
+    export, the campaign audience preview and the pipeline answers 200 or a 4xx, and
+    reading never writes."""
     client = Client(raise_request_exception=False)
     client.force_login(sales_user)
     before = _counts()
-    for url in ("/admin/crm/leads/", "/admin/crm/leads/count/", "/admin/crm/leads/export.csv"):
+    for url in LEAD_PAGES:
         response = client.get(url, params)
         assert response.status_code < 500, (url, params, response.status_code)
         response = client.get(url, params, HTTP_HX_REQUEST="true")
