@@ -1,8 +1,9 @@
 """4. The database connection is lost while a webhook is being applied. The backend serving
 the request is terminated (pg_terminate_backend from another connection) just as the
-provider's handler starts. Proven for SES, Twilio and Recurrente: the provider gets a
-non-2xx answer (so it retries) while the event is already stored in the inbox; nothing is
-half-applied; `replay_webhooks` applies it once, and the provider's retry is then a no-op."""
+provider's handler starts, or at the inbox INSERT, or at the final `processed` UPDATE.
+Proven for SES, Twilio and Recurrente: the provider gets a non-2xx answer (so it retries);
+the event is either already stored (pending) or not stored at all; nothing is half-applied;
+`replay_webhooks` or the provider's retry applies it exactly once."""
 
 from __future__ import annotations
 
@@ -32,6 +33,19 @@ from tests.campaigns.events_helpers import (
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
+def _terminate(pid: int) -> None:
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname=db["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
 def _terminate_own_backend_first(monkeypatch, provider: str) -> list[int]:
     """Wrap the provider's inbox handler: the first call has its database backend killed
     from a second connection before it touches anything."""
@@ -43,16 +57,7 @@ def _terminate_own_backend_first(monkeypatch, provider: str) -> list[int]:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_backend_pid()")
                 pid = cursor.fetchone()[0]
-            db = connection.settings_dict
-            with psycopg.connect(
-                host=db["HOST"] or "127.0.0.1",
-                port=db["PORT"] or 5432,
-                user=db["USER"],
-                password=db["PASSWORD"] or None,
-                dbname=db["NAME"],
-                autocommit=True,
-            ) as other:
-                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+            _terminate(pid)
             killed.append(pid)
         return real(event)
 
@@ -131,16 +136,46 @@ def test_connection_killed_mid_webhook_gets_a_retry_and_replay_applies_it_once(w
     assert applied() == 1
 
 
-@pytest.mark.parametrize("world", [_recurrente_world])
-def test_connection_killed_mid_webhook_then_the_provider_retry_alone_applies_it(world, monkeypatch):
-    """Without an operator: the provider's retry of the same delivery applies the stored
-    pending event once."""
+class KillOnStatement:
+    """A query wrapper that terminates this connection's backend just before the first SQL
+    statement starting with `prefix` (e.g. the inbox INSERT) runs."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.fired = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.fired and sql.lstrip().upper().startswith(self.prefix):
+            self.fired = True
+            _terminate(context["connection"].connection.info.backend_pid)
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.parametrize("world", [_ses_world, _twilio_world, _recurrente_world])
+@pytest.mark.parametrize(
+    "moment,prefix",
+    [
+        ("while storing the event", 'INSERT INTO "CRM_PROVIDEREVENT"'),
+        ("while marking it processed", 'UPDATE "CRM_PROVIDEREVENT"'),
+    ],
+)
+def test_connection_killed_while_storing_or_marking_processed(world, moment, prefix):
+    """Killed at the inbox INSERT: a non-2xx and nothing stored, so the provider's retry
+    stores and applies it. Killed at the final `processed` UPDATE: the application rolls
+    back with it (they commit together), a non-2xx, and the retry applies it once."""
     provider, deliver, applied = world()
-    killed = _terminate_own_backend_first(monkeypatch, provider)
-    response = deliver(Client(raise_request_exception=False))
+    killer = KillOnStatement(prefix)
+    with connection.execute_wrapper(killer):
+        response = deliver(Client(raise_request_exception=False))
     connection.close()
-    assert killed and not 200 <= response.status_code < 300
-    assert applied() == 0
-    assert deliver(Client()).status_code == 200
-    assert ProviderEvent.objects.get(provider=provider).status == "processed"
+    assert killer.fired, f"no statement starting {prefix!r} ran"
+    assert not 200 <= response.status_code < 300, "the provider would not retry"
+    assert applied() == 0  # nothing half-applied
+    stored = ProviderEvent.objects.filter(provider=provider)
+    if "storing" in moment:
+        assert not stored.exists()
+    else:
+        assert stored.get().status == "pending"
+    assert deliver(Client()).status_code == 200  # the provider's retry
+    assert stored.get().status == "processed"
     assert applied() == 1
