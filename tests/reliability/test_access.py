@@ -116,6 +116,8 @@ def nonstaff(django_user_model):
 @pytest.mark.parametrize("who", ["anonymous", "non-staff"])
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_every_staff_page_refuses_anonymous_and_non_staff(world, nonstaff, who, method):
+    """Every /admin/crm/ URL from the resolver, plain and htmx, sends anonymous and non-staff
+    users to the login page (or 403/405) and writes nothing."""
     client = Client()
     if who == "non-staff":
         client.force_login(nonstaff)
@@ -133,6 +135,8 @@ def test_every_staff_page_refuses_anonymous_and_non_staff(world, nonstaff, who, 
 @pytest.mark.parametrize("who", ["anonymous", "non-staff"])
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
 def test_every_api_endpoint_refuses_anonymous_and_non_staff(world, nonstaff, who, method):
+    """Every /api/v1/ endpoint from the resolver answers 401/403/405 to anonymous users, to a
+    logged-in non-staff user and to a forged bearer token, for every method; nothing written."""
     client = Client()
     if who == "non-staff":
         client.force_login(nonstaff)
@@ -210,6 +214,8 @@ def test_public_preview_shows_its_own_lead_only(client):
 
 
 def test_a_tampered_unsubscribe_token_changes_nothing(client, business):
+    """Altered, unsigned, re-targeted (another lead's id) and junk unsubscribe tokens are a 404
+    on GET and on one-click POST, with no opt-out and no suppression; the genuine token works."""
     good = unsubscribe_token(business, "email")
     other = lead(email="other@other.com", phone="(512) 555-0177", name="Other Co")
     value, _, signature = good.rpartition(":")
@@ -235,6 +241,8 @@ def test_a_tampered_unsubscribe_token_changes_nothing(client, business):
 
 
 def test_a_tampered_tracking_token_counts_no_click(client, business):
+    """Altered tracking tokens are a 404 and count no click (with or without a browser user
+    agent); the genuine token counts exactly one."""
     Site.objects.create(business=business, slug="joes", html="<html><body>Joe</body></html>")
     message = sent_message(business, provider_id="ses-track-1")
     before = _snapshot()

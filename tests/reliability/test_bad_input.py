@@ -125,10 +125,12 @@ def test_malformed_webhook_bodies_get_a_4xx_and_store_nothing(
 )
 @pytest.mark.parametrize("method", ["get", "put", "delete"])
 def test_webhooks_refuse_other_methods(client, path, method):
+    """Webhooks accept POST only: GET/PUT/DELETE are a 405."""
     assert getattr(client, method)(path).status_code == 405
 
 
 def test_twilio_form_with_every_field_empty_or_repeated_is_refused(client):
+    """A signed Twilio callback whose required fields are empty is a 400 and writes nothing."""
     before = _counts()
     response = post_twilio(
         client, "/webhooks/twilio/status/", {"MessageSid": "", "MessageStatus": ""}

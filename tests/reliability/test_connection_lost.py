@@ -114,6 +114,8 @@ def _recurrente_world():
 
 @pytest.mark.parametrize("world", [_ses_world, _twilio_world, _recurrente_world])
 def test_connection_killed_mid_webhook_gets_a_retry_and_replay_applies_it_once(world, monkeypatch):
+    """Backend killed as the handler starts: non-2xx, event stored as pending, nothing applied;
+    replay_webhooks applies it once and the provider's retry is then a 200 no-op."""
     provider, deliver, applied = world()
     killed = _terminate_own_backend_first(monkeypatch, provider)
     response = deliver(Client(raise_request_exception=False))

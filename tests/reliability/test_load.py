@@ -33,6 +33,8 @@ LEAD_PAGES = 80
 
 
 def test_bounded_webhook_and_lead_table_load_loses_nothing(live_server, staff_user):
+    """270 interleaved requests from 8 threads on a live server: all 200, inbox rows = events
+    sent, the hot message's open counter = opens sent, every SMS delivered."""
     base = live_server.url
     validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
     sms = [
