@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LEADS = 16
 RATE_PER_MINUTE = 300  # one message every 0.2 s: the kill lands mid-campaign
 Q_TIMEOUT, Q_RETRY = 10, 12
+_extra_env: dict[str, str] = {}  # per-test overrides of the worker's environment
 
 
 def _spawn(tmp_path: Path, run: int) -> tuple[subprocess.Popen, Path]:
@@ -50,6 +51,7 @@ def _spawn(tmp_path: Path, run: int) -> tuple[subprocess.Popen, Path]:
         "EMAIL_FILE_PATH": str(tmp_path / "mail"),
         "SMS_BACKEND": "campaigns.sms.LocmemBackend",
         "PUBLIC_BASE_URL": "https://crm.example.com",
+        **_extra_env,
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     log_path = tmp_path / f"qcluster-{run}.log"
@@ -190,3 +192,132 @@ def test_kill_9_of_one_worker_process_mid_campaign(tmp_path, monkeypatch):
         _assert_completed_without_doubles(campaign, tmp_path, log)
     finally:
         _stop(proc)
+
+
+class StallingSMTP:
+    """A loopback SMTP server (one thread per connection) that accepts messages, records each
+    accepted recipient, and never answers the DATA of message number `stall_at`: the worker
+    sending it is then blocked inside the provider call, exactly where a kill hurts most."""
+
+    def __init__(self, stall_at: int | None):
+        import socket
+        import threading
+
+        self.stall_at = stall_at
+        self.accepted: Counter = Counter()
+        self.stalled_rcpt: str | None = None
+        self.seen = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        f = conn.makefile("rb")
+
+        def say(line: str) -> None:
+            conn.sendall(line.encode() + b"\r\n")
+
+        try:
+            say("220 stall.test ESMTP")
+            rcpts: list[str] = []
+            while line := f.readline():
+                cmd = line.decode(errors="replace").strip()
+                verb = cmd[:4].upper()
+                if verb in ("EHLO", "HELO"):
+                    say("250 stall.test")
+                elif verb == "MAIL":
+                    rcpts = []
+                    say("250 ok")
+                elif verb == "RCPT":
+                    rcpts.append(cmd.split(":", 1)[1].strip().strip("<>"))
+                    say("250 ok")
+                elif verb == "DATA":
+                    say("354 go on")
+                    while f.readline() not in (b".\r\n", b".\n", b""):
+                        pass
+                    with self.lock:
+                        self.seen += 1
+                        stall = self.seen == self.stall_at
+                        if stall:
+                            self.stalled_rcpt = rcpts[0]
+                    if stall:
+                        f.read()  # never answer: block until the client dies
+                        return
+                    with self.lock:
+                        self.accepted.update(rcpts)
+                    say("250 queued")
+                elif verb == "QUIT":
+                    say("221 bye")
+                    return
+                else:
+                    say("250 ok")
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_kill_9_of_the_group_while_a_worker_is_inside_the_smtp_call(tmp_path, monkeypatch):
+    """The SMTP server holds the 4th message's DATA unanswered, so a worker is blocked inside
+    the provider call when the whole qcluster group is killed. That message stays `sending`
+    and is shown as stuck; it is never sent again after the restart (a possible double send
+    is worse than a visible stuck row); every other lead gets exactly one message."""
+    campaign = _campaign(monkeypatch)
+    server = StallingSMTP(stall_at=4)
+    smtp = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(server.port),
+    }
+    monkeypatch.setattr(sys.modules[__name__], "_extra_env", smtp)
+    try:
+        proc, log = _spawn(tmp_path, 1)
+        try:
+            _wait(lambda: server.stalled_rcpt is not None, 30, "the stalled send", log)
+            time.sleep(0.3)
+        finally:
+            _stop(proc)
+        stalled = Message.objects.get(campaign=campaign, to_address=server.stalled_rcpt)
+        assert stalled.status == MessageStatus.SENDING
+        server.stall_at = None  # the restarted cluster meets a healthy server
+        proc, log = _spawn(tmp_path, 2)
+        try:
+
+            def done():
+                campaign.refresh_from_db()
+                return campaign.status == CampaignStatus.COMPLETED
+
+            _wait(done, Q_RETRY + 40, "the campaign to complete after the restart", log)
+        finally:
+            _stop(proc)
+        stalled.refresh_from_db()
+        assert stalled.status == MessageStatus.SENDING  # never re-sent
+        assert server.accepted[server.stalled_rcpt] == 0
+        assert all(n == 1 for n in server.accepted.values()), server.accepted
+        statuses = Counter(
+            Message.objects.filter(campaign=campaign).values_list("status", flat=True)
+        )
+        assert set(statuses) <= {MessageStatus.SENT, MessageStatus.SENDING}, statuses
+        assert statuses[MessageStatus.SENT] == len(server.accepted)
+        assert statuses[MessageStatus.SENDING] == LEADS - len(server.accepted)
+        assert 1 <= statuses[MessageStatus.SENDING] <= 2
+        assert campaign_results(campaign)["stuck_sending"] == statuses[MessageStatus.SENDING]
+        print(f"SMTP stall kill: {dict(statuses)}; stuck one: {server.stalled_rcpt}")
+    finally:
+        server.close()
