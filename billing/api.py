@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from billing.models import Payment, Subscription
 from billing.queries import format_money, mrr_by_currency, revenue_by_currency
@@ -16,6 +16,7 @@ from billing.queries import format_money, mrr_by_currency, revenue_by_currency
 router = Router(tags=["billing"])
 
 MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000
 
 
 class MoneyOut(Schema):
@@ -59,10 +60,12 @@ class PaymentOut(Schema):
 
 
 class ListFilter(Schema):
-    status: str | None = None
-    business: int | None = None
-    limit: int = 100
-    offset: int = 0
+    # Bounded so junk is a 422 naming the field, never a database error (NUL bytes,
+    # ids past bigint, huge offsets).
+    status: str | None = Field(None, max_length=20, pattern=r"^[a-z_]+$")
+    business: int | None = Field(None, ge=1, le=2**63 - 1)
+    limit: int = Field(100, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 def _money(by_currency: dict[str, int]) -> list[dict]:

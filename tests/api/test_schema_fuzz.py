@@ -64,11 +64,6 @@ def test_api_matches_its_schema(case, bearer):
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=False,
-    reason="billing/api.py (not this helper's file): a NUL in `status` is a 500 on "
-    "PostgreSQL and an unbounded `offset` overflows bigint (500); remove this mark once fixed",
-)
 @schema.include(tag="billing").parametrize()
 @FUZZ
 def test_billing_api_matches_its_schema(case, bearer):
