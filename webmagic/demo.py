@@ -24,6 +24,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -575,7 +576,8 @@ class _Table:
         if not self.rows:
             return
         if connection.vendor == "postgresql":
-            self._copy()
+            connection.ensure_connection()
+            self.copy(connection.connection, self.take())
         else:
             defaults = self.defaults
             for row in self.rows:
@@ -586,15 +588,23 @@ class _Table:
             self.model.objects.bulk_create(objs, batch_size=500)
         self.rows = []
 
-    def _copy(self) -> None:
+    def take(self) -> list[dict[str, Any]]:
+        rows, self.rows = self.rows, []
+        return rows
+
+    def copy(self, raw, rows: list[dict[str, Any]]) -> None:
+        """COPY `rows` through `raw`, the psycopg connection of the build's transaction
+        (used from the writer thread while the next chunk is being generated)."""
+        if not rows:
+            return
         qn = connection.ops.quote_name
         columns = ", ".join(qn(f.column) for f in self.fields)
         sql = f"COPY {qn(self.model._meta.db_table)} ({columns}) FROM STDIN"
         json_at = self.json_at
         defaults = {n: self.defaults.get(n) for n in self.names}
         getter = itemgetter(*self.names)
-        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-            for row in self.rows:
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
                 values = list(getter({**defaults, **row}))
                 for i in json_at:
                     if not isinstance(values[i], str):
@@ -627,6 +637,11 @@ def _services(category: Category, first: int) -> tuple[list[str], str]:
 def _json(**data: Any) -> str:
     """Event data shared by many rows, serialised once."""
     return json.dumps(data)
+
+
+def _copy_batch(raw, batch: list[tuple[_Table, list[dict[str, Any]]]]) -> None:
+    for table, rows in batch:
+        table.copy(raw, rows)
 
 
 def _pick(rng: random.Random, cum: list[float], items):
@@ -861,17 +876,41 @@ class _World:
         return found
 
     def build(self) -> None:
+        """Simulate the leads chunk by chunk. On PostgreSQL one writer thread COPYs a chunk
+        while the next one is generated (the server's work overlaps ours); the main thread
+        does not touch the connection meanwhile, and waits for the writer before it hands
+        over the next chunk, so at most two chunks are in memory and an error in either
+        thread ends the build (the caller's transaction rolls everything back)."""
         done = 0
         started = time.monotonic()
-        while done < self.total:
-            n = min(CHUNK, self.total - done)
-            for _ in range(n):
-                self.lead()
-            for table in self.tables.values():
-                table.flush()
-            done += n
-            if self.total >= 50_000:
-                self.log(f"  {done:,} / {self.total:,} leads ({time.monotonic() - started:.0f}s)")
+        postgres = connection.vendor == "postgresql"
+        if postgres:
+            connection.ensure_connection()
+            raw = connection.connection
+        writer = ThreadPoolExecutor(max_workers=1) if postgres else None
+        pending = None
+        try:
+            while done < self.total:
+                n = min(CHUNK, self.total - done)
+                for _ in range(n):
+                    self.lead()
+                if writer is not None:
+                    batch = [(table, table.take()) for table in self.tables.values()]
+                    if pending is not None:
+                        pending.result()
+                    pending = writer.submit(_copy_batch, raw, batch)
+                else:
+                    for table in self.tables.values():
+                        table.flush()
+                done += n
+                if self.total >= 50_000:
+                    elapsed = time.monotonic() - started
+                    self.log(f"  {done:,} / {self.total:,} leads ({elapsed:.0f}s)")
+            if pending is not None:
+                pending.result()
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True)
 
     def lead(self) -> None:  # noqa: C901 — one lead's story, top to bottom
         rng, now = self.rng, self.now
