@@ -79,7 +79,7 @@ api = WebMagicAPI(
     auth=[BearerToken(), StaffSession()],
     urls_namespace="api",
 )
-api.add_router("/crm/campaigns/", campaigns_router)
+api.add_router("/crm/campaigns", campaigns_router)
 api.add_router("/crm/analytics/", analytics_router)
 api.add_router("/crm/", crm_router)
 api.add_router("/billing/", billing_router)
