@@ -158,3 +158,72 @@ def test_any_order_of_sms_sent_delivered_and_reply_ends_like_the_ordered_one(db,
     assert expected[0][0] == "delivered"
     assert expected[1][0] == "replied"
     assert _state(*_sms_world(order)) == expected
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _recurrente_world(order) -> tuple:
+    """Deliver the Recurrente events in `order` for one checkout, read the end state, and
+    roll everything back (the samples carry fixed provider ids, so worlds cannot coexist)."""
+    from django.db import transaction
+
+    from billing.models import Customer, Payment, Subscription
+    from crm.models import ProviderEvent
+    from sites.models import Site
+    from tests.billing.conftest import make_checkout, post_signed, sample
+
+    state: tuple = ()
+    try:
+        with transaction.atomic():
+            business = lead(email="pay@order.example.com", name="Order Pay Co")
+            site = Site.objects.create(business=business, slug="order-pay", html="<p>x</p>")
+            make_checkout(site)
+            payloads = {
+                "payment": sample("payment_intent_succeeded"),
+                "subscription_create": sample("subscription_create"),
+                "setup_intent": sample("setup_intent_succeeded"),
+            }
+            payloads["payment"]["payment"]["paymentable"]["id"] = "su_123"
+            payloads["setup_intent"]["suscription"]["id"] = "su_123"
+            client = Client()
+            for i, name in enumerate(order):
+                response = post_signed(client, payloads[name], msg_id=f"msg_order_{name}_{i}")
+                assert response.status_code == 200
+            site.refresh_from_db()
+            business.refresh_from_db()
+            state = (
+                tuple(
+                    Subscription.objects.values_list(
+                        "provider_subscription_id",
+                        "status",
+                        "amount_cents",
+                        "currency",
+                        "interval",
+                        "plan_name",
+                    )
+                ),  # fmt: skip
+                tuple(Payment.objects.values_list("status", "amount_cents", "currency", "kind")),
+                Customer.objects.count(),
+                (site.status, site.subscription_status),
+                (business.contact_status, business.website_status),
+                sorted(ProviderEvent.objects.values_list("status", flat=True)),
+            )
+            raise _Rollback
+    except _Rollback:
+        pass
+    return state
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(order=st.permutations(("payment", "subscription_create", "setup_intent")))
+def test_any_order_of_a_purchase_s_recurrente_events_ends_like_the_ordered_one(db, order):
+    """The payment, the subscription.create and the card setup of one purchase in any order
+    (a subscription event that overtakes its payment waits and is applied when the payment
+    links the subscription): same subscription, payment, customer, site and lead state."""
+    expected = _recurrente_world(("payment", "subscription_create", "setup_intent"))
+    assert expected[4] == ("purchased", "sold")
+    assert expected[0] and expected[0][0][5]  # the subscription exists and has its plan name
+    assert expected[5] == ["processed"] * 3
+    assert _recurrente_world(order) == expected
