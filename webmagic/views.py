@@ -6,22 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from billing.models import Subscription, SubscriptionState
 from billing.queries import format_money, mrr_by_currency, revenue_by_currency
-from campaigns.models import Direction, Message
-from crm.models import Business
 from crm.permissions import staff_required
 from crm.queries import recent_activity
-from crm.tallies import funnel_counts
-from sites.models import Site
+from webmagic.analytics import funnel_counts_for
 
 PERIODS = {
     "week": ("This week", 7),
@@ -56,62 +50,11 @@ class FunnelStage:
         return 100 * self.count / self.previous if self.previous else 0.0
 
 
-def _subscribed_businesses(subscriptions) -> int:
-    # Through the customer (one row per paying business), not a join over every site.
-    return (
-        subscriptions.exclude(customer__business__isnull=True)
-        .values("customer__business")
-        .distinct()
-        .count()
-    )
-
-
 def funnel_stages(since: datetime | None = None) -> list[FunnelStage]:
-    """DESIGN.md's eight stages. All time: leads that reached each stage
-    (furthest_contact_status); a period counts each stage by its own time (created,
-    site created, message sent / opened / clicked / replied, purchase, subscription start)."""
-    q_score = Q(qualification_score__gte=settings.QUALIFIED_SCORE)
-
-    if since is None:
-        # Trigger-maintained tallies (crm/tallies.py): no scan of the lead table.
-        counts = funnel_counts()
-        counts["subscribed"] = _subscribed_businesses(
-            Subscription.objects.filter(status=SubscriptionState.ACTIVE)
-        )
-    else:
-        created = Business.objects.filter(created_at__gte=since).aggregate(
-            scraped=Count("id"), qualified=Count("id", filter=q_score)
-        )
-        # One pass over the period's messages and one over its sites, each stage a
-        # filtered COUNT(DISTINCT business).
-        sent, engaged = Q(sent_at__gte=since), Q(opened_at__gte=since) | Q(clicked_at__gte=since)
-        replied = Q(replied_at__gte=since)
-        messages = (
-            Message.objects.filter(direction=Direction.OUTBOUND)
-            .filter(sent | engaged | replied)
-            .aggregate(
-                contacted=Count("business", distinct=True, filter=sent),
-                engaged=Count("business", distinct=True, filter=engaged),
-                replied=Count("business", distinct=True, filter=replied),
-            )
-        )
-        generated, bought = Q(created_at__gte=since), Q(purchased_at__gte=since)
-        sites = (
-            Site.objects.filter(business__isnull=False)
-            .filter(generated | bought)
-            .aggregate(
-                site_generated=Count("business", distinct=True, filter=generated),
-                purchased=Count("business", distinct=True, filter=bought),
-            )
-        )
-        counts = {
-            **created,
-            **messages,
-            **sites,
-            "subscribed": _subscribed_businesses(
-                Subscription.objects.filter(status=SubscriptionState.ACTIVE, started_at__gte=since)
-            ),
-        }
+    """DESIGN.md's eight stages, counted once for the dashboard and the analytics page
+    (webmagic.analytics.funnel_counts_for): all time from the trigger-kept tallies, a
+    period by each stage's own time."""
+    counts = funnel_counts_for(since)
     labels = [
         ("scraped", "Scraped"),
         ("qualified", "Qualified"),
