@@ -4,39 +4,16 @@ connections; SQLite serialises writers)."""
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from billing.models import Checkout, Customer, Payment, Subscription
 from crm.models import LeadEvent, LeadEventKind, ProviderEvent
 from tests.billing.conftest import WEBHOOK_URL, make_checkout, sample, svix_headers
+from tests.concurrency import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _run_together(calls):
-    barrier = threading.Barrier(len(calls))
-    results, errors = [None] * len(calls), []
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
-    return results
 
 
 def _post(body: bytes, msg_id: str):
@@ -61,7 +38,7 @@ def test_one_payment_delivered_four_times_at_once_is_applied_once(site, business
     body = json.dumps(sample("payment_intent_succeeded")).encode()
     # Two distinct svix ids (a provider retry) and each of them twice (a duplicate delivery).
     calls = [_post(body, f"msg_{round_}_{i % 2}") for i in range(4)]
-    assert _run_together(calls) == [200] * 4
+    assert run_together(calls) == [200] * 4
     assert ProviderEvent.objects.count() == 2
     assert set(ProviderEvent.objects.values_list("status", flat=True)) == {"processed"}
     assert Payment.objects.count() == 1
@@ -77,7 +54,7 @@ def test_one_payment_delivered_four_times_at_once_is_applied_once(site, business
 
 def test_simultaneous_purchase_clicks_make_one_checkout(site, business):
     url = f"/p/{site.slug}/purchase/"
-    locations = _run_together([lambda: Client().post(url)["Location"]] * 4)
+    locations = run_together([lambda: Client().post(url)["Location"]] * 4)
     assert Checkout.objects.count() == 1
     assert len(set(locations)) == 1
     assert LeadEvent.objects.filter(business=business, kind=LeadEventKind.CHECKOUT).count() == 1

@@ -1,47 +1,22 @@
 """Two transitions on one lead at the same instant never lose an update (PostgreSQL only:
 it needs real concurrent connections; SQLite serialises writers)."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from crm import lifecycle
 from crm.lifecycle import CONTACT_RANK, ENGAGEMENT_RANK
 from crm.models import LeadEvent
 from crm.services import business_create
+from tests.concurrency import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _run_together(calls):
-    """Run each call in its own thread (own connection), released by one barrier."""
-    barrier = threading.Barrier(len(calls))
-    results, errors = [None] * len(calls), []
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not errors, errors
-    return results
 
 
 @pytest.mark.parametrize("round_", range(5))
 def test_concurrent_transitions_end_at_the_highest_and_form_one_chain(round_):
     lead = business_create(data={"name": f"Race {round_}", "city": "Austin"}, source="test")
     statuses = ["emailed", "opened", "clicked", "replied", "bounced", "interested", "opened"]
-    results = _run_together(
+    results = run_together(
         [
             (lambda s=s: lifecycle.business_advance(business=lead.pk, to=s, source="race"))
             for s in statuses
@@ -63,7 +38,7 @@ def test_concurrent_transitions_end_at_the_highest_and_form_one_chain(round_):
 def test_concurrent_opt_out_and_engagement_keep_both_effects():
     lead = business_create(data={"name": "Race opt-out", "city": "Austin"}, source="test")
     lifecycle.business_record_contact(business=lead, channel="email", source="test")
-    _run_together(
+    run_together(
         [
             lambda: lifecycle.business_opt_out(business=lead.pk, channel="email", source="race"),
             lambda: lifecycle.business_advance(business=lead.pk, to="clicked", source="race"),
@@ -79,7 +54,7 @@ def test_concurrent_opt_out_and_engagement_keep_both_effects():
 
 def test_concurrent_website_transitions_apply_once():
     lead = business_create(data={"name": "Race site", "city": "Austin"}, source="test")
-    results = _run_together(
+    results = run_together(
         [
             (
                 lambda: lifecycle.business_advance_website(

@@ -1,47 +1,23 @@
 """Concurrent builders never make two sites for one lead (PostgreSQL only: it needs real
 concurrent connections; SQLite serialises writers)."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from crm.models import Business, LeadEvent, LeadEventKind, WebsiteStatus
 from crm.services import business_create
 from sites.builder import generate_site
 from sites.models import Site
 from sites.orphans import sites_link_orphans
+from tests.concurrency import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _run_together(calls):
-    barrier = threading.Barrier(len(calls))
-    results, errors = [None] * len(calls), []
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not errors, errors
-    return results
 
 
 @pytest.mark.parametrize("round_", range(3))
 def test_concurrent_generation_for_one_lead_makes_one_site(round_):
     lead = business_create(data={"name": f"Race {round_}", "city": "Austin"}, source="test")
 
-    sites = _run_together([lambda: generate_site(Business.objects.get(pk=lead.pk))] * 4)
+    sites = run_together([lambda: generate_site(Business.objects.get(pk=lead.pk))] * 4)
 
     assert len({s.pk for s in sites}) == 1
     assert Site.objects.filter(business=lead).count() == 1
@@ -57,7 +33,7 @@ def test_concurrent_generation_for_one_lead_makes_one_site(round_):
 def test_concurrent_generation_from_scraped_data_makes_one_lead_and_one_site():
     data = {"name": "Race Plumbing", "city": "Austin", "gmb_place_id": "ChIJ_race"}
 
-    _run_together([lambda: generate_site(dict(data))] * 4)
+    run_together([lambda: generate_site(dict(data))] * 4)
 
     assert Business.objects.filter(gmb_place_id="ChIJ_race").count() == 1
     assert Site.objects.count() == 1
@@ -66,7 +42,7 @@ def test_concurrent_generation_from_scraped_data_makes_one_lead_and_one_site():
 def test_concurrent_orphan_runs_link_each_site_once():
     Site.objects.create(slug="orphan", content={"name": "Orphan Co", "city": "Austin"})
 
-    results = _run_together([lambda: sites_link_orphans()] * 3)
+    results = run_together([lambda: sites_link_orphans()] * 3)
 
     assert Business.objects.count() == 1
     assert LeadEvent.objects.filter(kind=LeadEventKind.SITE_LINKED).count() == 1
