@@ -38,19 +38,6 @@ WHERE b.city = 'Austin' AND b.email <> '' AND b.email_opt_out_at IS NULL
 """
 
 
-def _reset_database() -> None:
-    from django.core.management import call_command
-    from django.db import connection
-
-    admin = common.raw_connection()
-    admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {BENCH_DB}")
-    admin.close()
-    connection.close()
-    connection.settings_dict["NAME"] = BENCH_DB
-    call_command("migrate", verbosity=0)
-
-
 def _world(leads: int) -> int:
     """`leads` eligible Austin leads plus 1% excluded ones; sites for a third."""
     from django.utils import timezone
@@ -142,7 +129,7 @@ def run(leads: int = 100_000, repeat: int = 3) -> dict:
     common.require_postgres()
     original = connection.settings_dict["NAME"]
     try:
-        _reset_database()
+        common.reset_database(BENCH_DB)
         world = _world(leads)
         with connection.cursor() as cur:
             cur.execute("ANALYZE")

@@ -89,3 +89,18 @@ def write_result(name: str, data: dict) -> Path:
     payload.update(data)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path
+
+
+def reset_database(name: str) -> None:
+    """Point Django at a new, migrated database `name` (dropped first if it exists), for a
+    benchmark that must start from empty tables. The caller restores NAME afterwards."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    admin = raw_connection()
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    call_command("migrate", verbosity=0)

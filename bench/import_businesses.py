@@ -89,19 +89,6 @@ ON CONFLICT (gmb_place_id) DO NOTHING
 """
 
 
-def _reset_database() -> None:
-    from django.core.management import call_command
-    from django.db import connection
-
-    admin = common.raw_connection()
-    admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {BENCH_DB}")
-    admin.close()
-    connection.close()
-    connection.settings_dict["NAME"] = BENCH_DB
-    call_command("migrate", verbosity=0)
-
-
 def _empty_leads() -> None:
     from django.db import connection
 
@@ -138,7 +125,7 @@ def run(rows: int = 100_000) -> dict:
     common.require_postgres()
     original = connection.settings_dict["NAME"]
     try:
-        _reset_database()
+        common.reset_database(BENCH_DB)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "outscraper.csv"
             write_csv(path, rows)

@@ -117,19 +117,6 @@ def make_app():
 # --- world ------------------------------------------------------------------------------------
 
 
-def _reset_database() -> None:
-    from django.core.management import call_command
-    from django.db import connection
-
-    admin = common.raw_connection()
-    admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {BENCH_DB}")
-    admin.close()
-    connection.close()
-    connection.settings_dict["NAME"] = BENCH_DB
-    call_command("migrate", verbosity=0)
-
-
 def _seed(*, leads: int, ses_messages: int, sms_messages: int) -> None:
     """Leads that were emailed/texted and their sent messages (bulk: set-up, not measured)."""
     from django.utils import timezone
@@ -589,7 +576,7 @@ def run(
     original = connection.settings_dict["NAME"]
     proc = None
     try:
-        _reset_database()
+        common.reset_database(BENCH_DB)
         _seed(leads=leads, ses_messages=messages, sms_messages=twilio_events // 2)
         machine = common.machine()
         per_request = profile_requests(messages=messages, sms_messages=twilio_events // 2)
