@@ -22,7 +22,7 @@ from tests.campaigns.events_helpers import (
     ses_sample,
     twilio_form,
 )
-from tests.reliability.helpers import run_together
+from tests.concurrency import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
