@@ -27,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from crm.models import ProviderEvent, ProviderEventStatus
@@ -157,10 +158,18 @@ def record_and_process(
     return event, created
 
 
+# An event still `pending` this long after it was stored lost its request mid-apply (a
+# crash, a dropped connection): the retry schedule applies it.
+STUCK_PENDING = timedelta(minutes=2)
+
+
 def due_for_retry(now: datetime | None = None):
-    """Unmatched events whose next attempt is due."""
+    """Unmatched events whose next attempt is due, and events stuck in `pending`."""
     now = now or timezone.now()
-    return ProviderEvent.objects.filter(status=Status.UNMATCHED, next_attempt_at__lte=now)
+    return ProviderEvent.objects.filter(
+        Q(status=Status.UNMATCHED, next_attempt_at__lte=now)
+        | Q(status=Status.PENDING, received_at__lte=now - STUCK_PENDING)
+    )
 
 
 def retry_due() -> int:

@@ -146,3 +146,14 @@ def test_two_workers_processing_one_event_apply_it_once(handler):
     event.refresh_from_db()
     assert applied == ["evt-race"]
     assert event.status == "processed" and event.attempts == 1
+
+
+def test_an_event_stuck_in_pending_is_applied_by_the_retry_schedule(handler):
+    event, _ = inbox.record("sandbox", "evt-stuck", "payment", {})  # its request died here
+    assert inbox.retry_due() == 0  # a request may still be applying it
+    ProviderEvent.objects.filter(pk=event.pk).update(
+        received_at=timezone.now() - inbox.STUCK_PENDING - timedelta(seconds=1)
+    )
+    assert inbox.retry_due() == 1
+    event.refresh_from_db()
+    assert event.status == "processed" and applied == ["evt-stuck"]
