@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import time
 import traceback
 
-from bench import common
+from bench import common, summary
 
 BENCHMARKS = ("lead_table", "campaign_start", "import_businesses", "webhooks", "analytics")
 
@@ -56,9 +55,12 @@ def main() -> None:
             traceback.print_exc()
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
         results[name]["wall_s"] = round(time.perf_counter() - started, 1)
-    summary = common.write_result("all", {"machine": common.machine(), "results": results})
-    print(f"\nResults: {summary}")
-    print(json.dumps(results, indent=2, default=str)[:20000])
+    machine = common.machine()
+    path = common.write_result("all", {"machine": machine, "results": results})
+    table = summary.markdown(results, machine)
+    (common.RESULTS_DIR / "summary.md").write_text(table)
+    print(f"\nResults: {path} and {common.RESULTS_DIR / 'summary.md'}\n")
+    print(table)
 
 
 if __name__ == "__main__":
