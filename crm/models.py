@@ -167,6 +167,9 @@ class Business(models.Model):
             # the lowest value in the lead table, as SQLite does natively.
             models.Index(fields=["-rating", "-id"], name="biz_rating"),
             models.Index(fields=["name", "id"], name="biz_name"),
+            # Sorting by city is case-insensitive too, so a city filter and a city sort
+            # share this index (an exact-value index would be walked from "A" to the city).
+            models.Index(Upper("city"), F("id"), name="biz_city_sort"),
             models.Index(fields=["-last_contacted_at", "-id"], name="biz_last_contacted"),
             models.Index(fields=["owner", "-created_at", "-id"], name="biz_owner_created"),
             models.Index(fields=["furthest_contact_status"], name="biz_furthest"),

@@ -114,6 +114,7 @@ def test_the_table_fragment_takes_at_most_three_queries(
         "name",
         "-name",
         "city",
+        "-city",
         "-score",
         "score",
         "-rating",
