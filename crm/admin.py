@@ -8,6 +8,7 @@ from crm.models import (
     Business,
     ImportBatch,
     ImportRecord,
+    LeadDayTally,
     LeadEvent,
     LeadTally,
     ProviderEvent,
@@ -89,11 +90,11 @@ class SavedViewAdmin(admin.ModelAdmin):
     list_display = ("name", "params", "created_by", "created_at")
 
 
-@admin.register(LeadTally)
+@admin.register(LeadTally, LeadDayTally)
 class LeadTallyAdmin(admin.ModelAdmin):
     """Maintained by database triggers; shown for inspection only."""
 
-    list_display = ("field", "value", "delta")
+    list_display = ("__str__",)
     list_filter = ("field",)
 
     def has_add_permission(self, request):

@@ -425,3 +425,27 @@ class LeadTally(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}={self.value}: {self.delta:+d}"
+
+
+class LeadDayTally(models.Model):
+    """Leads that reached each funnel stage, per (UTC) day, for period funnels without a
+    scan. Fed by database triggers on crm_business like LeadTally (append-only deltas,
+    folded by crm.tallies.tally_compact):
+
+    - field "created", value = qualification_score, day = created_at (scraped / qualified);
+    - field "reached", value = engagement rank 1–6 (crm.lifecycle.ENGAGEMENT_RANK), day =
+      the status change that raised furthest_contact_status to it;
+    - field "site", value "generated", day = when website_status entered generated /
+      deployed / sold.
+    """
+
+    day = models.DateField()
+    field = models.CharField(max_length=20)
+    value = models.CharField(max_length=40)
+    delta = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["field", "day"], name="leaddaytally_field_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.field}={self.value}: {self.delta:+d}"

@@ -3,6 +3,8 @@ tests/analytics_world.py (read its table first)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from billing.models import Payment
@@ -41,16 +43,22 @@ def test_funnel_all_time_counts_leads_that_reached_each_stage(world):
     assert by["subscribed"]["overall_rate"] == 0.5
 
 
-def test_funnel_for_a_period_counts_each_stage_by_its_own_time(world):
-    rows = analytics.analytics_funnel(period_parse("30d"))
-    assert _counts(rows) == {
-        "scraped": 6,
+def test_a_period_holding_all_history_equals_all_time(world):
+    period = _counts(analytics.analytics_funnel(period_parse("30d")))
+    assert period == _counts(analytics.analytics_funnel(period_parse("all")))
+
+
+def test_funnel_for_a_period_counts_each_stage_on_the_day_it_was_reached(world):
+    # The last 7 days hold t1 (6 days ago) and the purchases (now), not t0 (20 days ago).
+    counts = analytics.funnel_counts_for(world.now - timedelta(days=7))
+    assert counts == {
+        "scraped": 6,  # every lead was created now
         "qualified": 4,
         "site_generated": 4,
-        "contacted": 4,  # messages sent to A, B, C, D
-        "engaged": 3,  # A, B opened, D clicked
-        "replied": 1,  # only A's message has a reply
-        "purchased": 3,
+        "contacted": 2,  # D (emailed at t1) and F (reached every stage by purchasing now)
+        "engaged": 2,  # D clicked at t1, F; A and B opened at t0
+        "replied": 2,  # D and F passed "replied" by purchasing now; A replied at t0
+        "purchased": 3,  # A, D, F
         "subscribed": 3,
     }
 

@@ -32,8 +32,7 @@ from billing.queries import MRR_STATUSES
 from campaigns.models import Campaign, Direction, Message
 from crm.models import Business, ContactStatus
 from crm.queries import STALL_DAYS
-from crm.tallies import funnel_counts
-from sites.models import Site
+from crm.tallies import funnel_counts, period_funnel_counts
 
 PERIODS: dict[str, tuple[str, int | None]] = {
     "30d": ("Last 30 days", 30),
@@ -108,39 +107,14 @@ def _subscribed(since: datetime | None) -> int:
 
 
 def funnel_counts_for(since: datetime | None) -> dict[str, int]:
-    """Stage counts. All time: the trigger-kept tallies (leads that *reached* each stage,
-    crm.tallies.funnel_counts). A period: each stage by its own time, one grouped query per
-    table (leads created, sites created / bought, messages sent / opened / replied)."""
+    """Stage counts: leads that *reached* each stage. All time: the trigger-kept tallies
+    (crm.tallies.funnel_counts). A period: each stage counted on the (UTC) day it was
+    reached, from the trigger-kept day tallies (crm.tallies.period_funnel_counts); active
+    subscriptions by their start."""
     if since is None:
         counts = dict(funnel_counts())
-        counts["subscribed"] = _subscribed(None)
-        return counts
-    qualified = Q(qualification_score__gte=settings.QUALIFIED_SCORE)
-    counts = Business.objects.filter(created_at__gte=since).aggregate(
-        scraped=Count("id"), qualified=Count("id", filter=qualified)
-    )
-    counts.update(
-        Site.objects.filter(business__isnull=False)
-        .filter(Q(created_at__gte=since) | Q(purchased_at__gte=since))
-        .aggregate(
-            site_generated=Count("business_id", distinct=True, filter=Q(created_at__gte=since)),
-            purchased=Count("business_id", distinct=True, filter=Q(purchased_at__gte=since)),
-        )
-    )
-    sent, engaged, replied = (
-        Q(sent_at__gte=since),
-        Q(opened_at__gte=since) | Q(clicked_at__gte=since),
-        Q(replied_at__gte=since),
-    )
-    counts.update(
-        Message.objects.filter(direction=Direction.OUTBOUND)
-        .filter(sent | engaged | replied)
-        .aggregate(
-            contacted=Count("business_id", distinct=True, filter=sent),
-            engaged=Count("business_id", distinct=True, filter=engaged),
-            replied=Count("business_id", distinct=True, filter=replied),
-        )
-    )
+    else:
+        counts = period_funnel_counts(since.astimezone(UTC).date())
     counts["subscribed"] = _subscribed(since)
     return counts
 

@@ -2,16 +2,25 @@
 
 import random
 import threading
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
 from django.db.models import Count
+from django.utils import timezone
 
 from crm import lifecycle
 from crm.lifecycle import CONTACT_RANK
 from crm.models import Business
 from crm.services import business_create
-from crm.tallies import TALLIED_FIELDS, funnel_counts, tally_compact, tally_counts, tally_rebuild
+from crm.tallies import (
+    TALLIED_FIELDS,
+    funnel_counts,
+    period_funnel_counts,
+    tally_compact,
+    tally_counts,
+    tally_rebuild,
+)
 
 
 def _grouped():
@@ -20,6 +29,9 @@ def _grouped():
         rows = Business.objects.values_list(field).annotate(n=Count("id")).order_by()
         counts[field] = {str(value): n for value, n in rows}
     return counts
+
+
+EVER = date(2000, 1, 1)
 
 
 def _tallied():
@@ -59,8 +71,10 @@ def test_counts_follow_lifecycle_changes_bulk_updates_and_deletes():
     Business.objects.filter(pk__in=[b.pk for b in leads[:3]]).update(contact_status="pending")
     Business.objects.filter(pk=leads[4].pk).delete()
     assert _tallied() == _grouped()
+    assert period_funnel_counts(EVER) == funnel_counts()  # every day summed = all time
     tally_compact()
     assert _tallied() == _grouped()
+    assert period_funnel_counts(EVER) == funnel_counts()
     from crm.models import LeadTally
 
     assert LeadTally.objects.count() == sum(len(v) for v in _grouped().values())
@@ -120,5 +134,24 @@ def test_concurrent_storm_and_compaction_lose_no_count():
         t.join(timeout=60)
     assert not errors, errors
     assert _tallied() == _grouped()
+    assert period_funnel_counts(EVER) == funnel_counts()
     tally_compact()
     assert _tallied() == _grouped()
+    assert period_funnel_counts(EVER) == funnel_counts()
+
+
+@pytest.mark.django_db
+def test_period_counts_each_stage_on_the_day_it_was_reached():
+    now = timezone.now()
+    old, new = _leads(2)
+    Business.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=40))
+    lifecycle.business_record_contact(
+        business=old, channel="email", source="t", at=now - timedelta(days=30)
+    )
+    lifecycle.business_advance(business=old, to="replied", source="t", at=now - timedelta(days=2))
+    lifecycle.business_advance(business=new, to="opened", source="t", at=now)
+    week = period_funnel_counts((now - timedelta(days=7)).date())
+    assert (week["scraped"], week["contacted"], week["engaged"], week["replied"]) == (1, 1, 2, 1)
+    assert period_funnel_counts(EVER)["contacted"] == 2
+    tally_rebuild()  # after a rebuild the stages are dated by the last status change
+    assert period_funnel_counts(EVER) == funnel_counts()
