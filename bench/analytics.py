@@ -171,6 +171,8 @@ def run(repeat: int = 5) -> dict:
     results["worst_page_median_ms"] = worst
     results["all_under_target"] = worst < TARGET_MS
     raw.close()
+    # Written here so `make bench` keeps it too (bench/summary.py reads the latest files).
+    common.write_result("analytics", {**results, "machine": common.machine()})
     return results
 
 
@@ -180,10 +182,8 @@ def main() -> None:
     args = parser.parse_args()
     common.setup_django()
     common.require_postgres()
-    results = run(repeat=args.repeat)
-    results["machine"] = common.machine()
-    path = common.write_result("analytics", results)
-    print(f"Results: {path}")
+    run(repeat=args.repeat)
+    print(f"Results: {common.RESULTS_DIR / 'analytics.json'}")
 
 
 if __name__ == "__main__":
