@@ -25,8 +25,12 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         f = lt["world"]["filter"]
         label = f"lead table, first page ({f['contact_status']} + {f['city']})"
         out += [
-            (f"{label}: SQL", _ms(fp["orm_queries"]), f"raw SQL {_ms(fp['raw_sql'])}",
-             _ratio(fp["orm_queries"]["median_ms"], fp["raw_sql"]["median_ms"]), "≤ 3×"),
+            (f"{label}: SQL through the ORM", _ms(fp.get("orm_query") or fp["orm_queries"]),
+             f"raw SQL {_ms(fp['raw_sql'])}",
+             _ratio((fp.get("orm_query") or fp["orm_queries"])["median_ms"],
+                    fp["raw_sql"]["median_ms"]), "≤ 3×"),
+            (f"{label}: FilterSet + SQL", _ms(fp["orm_queries"]), f"raw SQL {_ms(fp['raw_sql'])}",
+             _ratio(fp["orm_queries"]["median_ms"], fp["raw_sql"]["median_ms"]), "—"),
             (f"{label}: htmx fragment", _ms(fp["fragment"]),
              f"admin changelist {_ms(fp['admin_changelist'])}",
              _ratio(fp["fragment"]["median_ms"], fp["admin_changelist"]["median_ms"]),
