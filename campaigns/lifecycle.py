@@ -72,10 +72,16 @@ def message_mark_send_failed(
 
 
 def message_cancel(*, message: Message | int, reason: str) -> bool:
-    return bool(
-        Message.objects.filter(pk=_pk(message), status=MS.QUEUED).update(
-            status=MS.CANCELLED, error=reason[:5000]
-        )
+    return bool(messages_cancel_queued(reason=reason, pk=_pk(message)))
+
+
+def messages_cancel_queued(*, reason: str, **which: object) -> int:
+    """queued → cancelled for the messages matching `which` (pk=…, campaign_id=…,
+    business=…); a message already claimed by a worker is left to finish. Returns how many."""
+    if not which:
+        raise ValueError("say which messages to cancel")
+    return Message.objects.filter(status=MS.QUEUED, **which).update(
+        status=MS.CANCELLED, error=reason[:5000]
     )
 
 

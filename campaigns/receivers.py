@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from campaigns.models import Message, MessageStatus
+from campaigns.lifecycle import messages_cancel_queued
 from crm import signals
 from crm.models import ContactStatus
 
@@ -13,9 +13,7 @@ def cancel_queued_messages_on_contact_status_changed(sender, *, business, old, n
     """A lead that unsubscribed or purchased gets none of its still-queued messages."""
     if new not in STOP_SENDING:
         return
-    Message.objects.filter(business=business, status=MessageStatus.QUEUED).update(
-        status=MessageStatus.CANCELLED, error=f"lead {new}"
-    )
+    messages_cancel_queued(business=business, reason=f"lead {new}")
 
 
 def connect() -> None:

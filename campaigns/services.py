@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns import audience as audience_mod
+from campaigns.lifecycle import messages_cancel_queued
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -367,9 +368,7 @@ def campaign_cancel(*, campaign: Campaign | int, reason: str = "Cancelled by sta
             completed_at=timezone.now(),
         ):  # fmt: skip
             return False
-        Message.objects.filter(campaign_id=pk, status=MS.QUEUED).update(
-            status=MS.CANCELLED, error="campaign cancelled"
-        )
+        messages_cancel_queued(campaign_id=pk, reason="campaign cancelled")
     return True
 
 
