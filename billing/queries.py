@@ -25,20 +25,27 @@ def revenue_by_currency(*, since: datetime | None = None, until: datetime | None
     }
 
 
-def mrr_by_currency() -> dict[str, int]:
-    """{currency: cents per month} of billed subscriptions, normalised to a month
-    (yearly / 12, weekly × 52 / 12, rounded down to the cent)."""
-    monthly = Case(
-        When(interval=BillingInterval.YEAR, then=F("amount_cents") / Value(12)),
-        When(interval=BillingInterval.WEEK, then=F("amount_cents") * Value(52) / Value(12)),
-        default=F("amount_cents"),
+def monthly_cents(prefix: str = "") -> Case:
+    """A subscription's amount normalised to a month (yearly / 12, weekly × 52 / 12, rounded
+    down to the cent), as an expression; `prefix` reaches it through a relation
+    ("subscription__")."""
+    amount = F(f"{prefix}amount_cents")
+    interval = f"{prefix}interval"
+    return Case(
+        When(**{interval: BillingInterval.YEAR}, then=amount / Value(12)),
+        When(**{interval: BillingInterval.WEEK}, then=amount * Value(52) / Value(12)),
+        default=amount,
         output_field=IntegerField(),
     )
+
+
+def mrr_by_currency() -> dict[str, int]:
+    """{currency: cents per month} of billed subscriptions (see monthly_cents)."""
     return {
         row["currency"]: int(row["cents"] or 0)
         for row in Subscription.objects.filter(status__in=MRR_STATUSES)
         .values("currency")
-        .annotate(cents=Sum(monthly))
+        .annotate(cents=Sum(monthly_cents()))
         .order_by("currency")
     }
 

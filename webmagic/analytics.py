@@ -16,19 +16,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, Sum, Value, When
+from django.db.models import Case, Count, F, Max, Min, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import (
-    BillingInterval,
     Checkout,
     Payment,
     PaymentStatus,
     Subscription,
     SubscriptionState,
 )
-from billing.queries import MRR_STATUSES
+from billing.queries import MRR_STATUSES, monthly_cents
 from campaigns.models import Campaign, Direction, Message
 from crm.models import Business, ContactStatus
 from crm.queries import STALL_DAYS
@@ -236,16 +235,6 @@ def conversion_cohorts(period: Period, grouping: str = DEFAULT_GROUPING) -> list
 # --- 3. Revenue by source -----------------------------------------------------------------
 
 
-def _monthly_cents():
-    # Same normalisation as billing.queries.mrr_by_currency (yearly / 12, weekly × 52 / 12).
-    return Case(
-        When(interval=BillingInterval.YEAR, then=F("amount_cents") / Value(12)),
-        When(interval=BillingInterval.WEEK, then=F("amount_cents") * Value(52) / Value(12)),
-        default=F("amount_cents"),
-        output_field=IntegerField(),
-    )
-
-
 def _dimension_fields(by: str, lead: str, checkout: list[str]) -> dict[str, Any]:
     """Two grouping keys for `by` (city also keeps the state apart: Springfield, IL ≠ MO)."""
     if by == "category":
@@ -318,7 +307,7 @@ def revenue_by_source(period: Period, by: str = "category") -> list[dict[str, An
         .order_by()
         .annotate(**sub_keys)
         .values("k1", "k2", "currency")
-        .annotate(cents=Sum(_monthly_cents()), subscriptions=Count("id"))
+        .annotate(cents=Sum(monthly_cents()), subscriptions=Count("id"))
     )
     table: dict[tuple, dict[str, Any]] = {}
 
