@@ -25,16 +25,13 @@ def revenue_by_currency(*, since: datetime | None = None, until: datetime | None
     }
 
 
-def monthly_cents(prefix: str = "") -> Case:
+def monthly_cents() -> Case:
     """A subscription's amount normalised to a month (yearly / 12, weekly × 52 / 12, rounded
-    down to the cent), as an expression; `prefix` reaches it through a relation
-    ("subscription__")."""
-    amount = F(f"{prefix}amount_cents")
-    interval = f"{prefix}interval"
+    down to the cent), as an expression over Subscription rows."""
     return Case(
-        When(**{interval: BillingInterval.YEAR}, then=amount / Value(12)),
-        When(**{interval: BillingInterval.WEEK}, then=amount * Value(52) / Value(12)),
-        default=amount,
+        When(interval=BillingInterval.YEAR, then=F("amount_cents") / Value(12)),
+        When(interval=BillingInterval.WEEK, then=F("amount_cents") * Value(52) / Value(12)),
+        default=F("amount_cents"),
         output_field=IntegerField(),
     )
 
