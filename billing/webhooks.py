@@ -174,11 +174,6 @@ def _timeline(event: ProviderEvent, business_id: int, kind: str, summary: str, *
     )
 
 
-def _link_event(event: ProviderEvent, business_id: int | None) -> None:
-    if business_id:
-        ProviderEvent.objects.filter(pk=event.pk).update(business_id=business_id)
-
-
 def _find_checkout(payload: dict) -> Checkout | None:
     checkout_id = _str(_get(payload, "checkout", "id"))
     if checkout_id:
@@ -310,7 +305,7 @@ def apply_payment_succeeded(event: ProviderEvent) -> None:
             "failure_reason": "",
         },
     )
-    _link_event(event, business_id)
+    inbox.event_link_lead(event, business_id)
     if not changed:
         return
     if business_id:
@@ -426,7 +421,7 @@ def apply_payment_failed(event: ProviderEvent) -> None:
             "business_id": business_id,
         },
     )
-    _link_event(event, business_id)
+    inbox.event_link_lead(event, business_id)
     if changed and business_id:
         summary = (
             f"Bank transfer pending: {format_money(amount, currency)}"
@@ -478,7 +473,7 @@ def apply_subscription_event(event: ProviderEvent) -> None:
     if subscription is None or subscription.customer_id is None:
         # Its payment (which carries our checkout and links the su_ id) has not arrived yet.
         raise inbox.Unmatched(f"subscription {subscription_id!r} is not linked to a payment yet")
-    _link_event(event, subscription.customer.business_id)
+    inbox.event_link_lead(event, subscription.customer.business_id)
     if event.event_type == "subscription.create":
         price = _recurring_price(payload)
         if price and isinstance(price.get("amount_in_cents"), int):
@@ -505,7 +500,7 @@ def apply_setup_intent(event: ProviderEvent) -> None:
     if subscription is None or subscription.customer is None:
         raise inbox.Unmatched(f"subscription {subscription_id!r} is not known yet")
     business_id = subscription.customer.business_id
-    _link_event(event, business_id)
+    inbox.event_link_lead(event, business_id)
     succeeded = event.event_type.endswith(".succeeded")
     _timeline(
         event,

@@ -215,15 +215,6 @@ def advance(row: Message, to: str, at: datetime, **links: Any) -> None:
         )
 
 
-def link_event_to_lead(event: ProviderEventModel, business_id: int) -> None:
-    """Show the lead on the inbox page (low-volume events only: applied tracking events
-    reach the lead's page through their timeline row's provider_event link instead, which
-    keeps an UPDATE off the webhook hot path)."""
-    if event.business_id != business_id:
-        ProviderEventModel.objects.filter(pk=event.pk).update(business_id=business_id)
-        event.business_id = business_id
-
-
 def applied_before(event: ProviderEventModel) -> bool:
     """Whether this stored event already took effect (only possible on a forced replay: a
     failed or unmatched attempt rolled back everything it did)."""

@@ -23,7 +23,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns import lifecycle as msg
-from campaigns.events import link_event_to_lead
 from campaigns.models import (
     Channel,
     Direction,
@@ -261,7 +260,7 @@ def email_reply_apply(event: ProviderEvent) -> None:
     business, answered = email_reply_match(p)
     if business is None:
         raise inbox.Unmatched(f"no lead or message for the reply from {p.get('from')!r}")
-    link_event_to_lead(event, business.pk)
+    inbox.event_link_lead(event, business.pk)
     at = event.occurred_at or event.received_at
     text = reply_text(p.get("text") or "")
     if is_auto_reply(p.get("headers") or {}, p.get("subject") or ""):
@@ -319,7 +318,7 @@ def sms_inbound_apply(event: ProviderEvent) -> None:
         # The number is suppressed even when no lead has it yet: it outlives the lead.
         suppression_add(kind=SuppressionKind.PHONE, value=phone, reason="sms_stop", source="twilio")
         if leads:
-            link_event_to_lead(event, leads[0])
+            inbox.event_link_lead(event, leads[0])
         for pk in leads:
             business_opt_out(
                 business=pk, channel="sms", source=src, reason=f"SMS {body[:20]!r}", at=at,
@@ -328,7 +327,7 @@ def sms_inbound_apply(event: ProviderEvent) -> None:
         return
     if not leads:
         raise inbox.Unmatched(f"no lead with phone {phone!r}")
-    link_event_to_lead(event, leads[0])
+    inbox.event_link_lead(event, leads[0])
     if keyword == "start":
         # Lift only what a STOP put there; "unreachable" and other reasons stay.
         Suppression.objects.filter(

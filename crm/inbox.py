@@ -139,6 +139,15 @@ def process(event: ProviderEvent | int) -> ProviderEvent:
         return locked
 
 
+def event_link_lead(event: ProviderEvent, business_id: int | None) -> None:
+    """Show the event's lead on the inbox page. Low-volume events only: applied tracking
+    events reach the lead's page through their timeline row's provider_event link, which
+    keeps an UPDATE off the webhook hot path."""
+    if business_id and event.business_id != business_id:
+        ProviderEvent.objects.filter(pk=event.pk).update(business_id=business_id)
+        event.business_id = business_id
+
+
 def _backoff(now: datetime, attempts: int) -> datetime:
     return now + timedelta(seconds=min(300, 5 * 2 ** max(0, attempts - 1)))
 
