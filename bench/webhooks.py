@@ -142,31 +142,24 @@ def _seed(*, leads: int, ses_messages: int, sms_messages: int) -> None:
         batch_size=2000,
     )
     ids = list(Business.objects.order_by("pk").values_list("pk", flat=True))
+
+    def sent_emails(id_prefix: str, token_prefix: str) -> list:
+        return [
+            Message(
+                business_id=ids[k % len(ids)],
+                channel="email",
+                to_address=f"lead{k % len(ids)}@bench.example",
+                status="sent",
+                sent_at=now,
+                provider_message_id=f"{id_prefix}{k}",
+                token=f"{token_prefix}{k}",
+            )
+            for k in range(ses_messages)
+        ]
+
     rows = (
-        [
-            Message(
-                business_id=ids[k % len(ids)],
-                channel="email",
-                to_address=f"lead{k % len(ids)}@bench.example",
-                status="sent",
-                sent_at=now,
-                provider_message_id=f"bench-ses-{k}",
-                token=f"ses{k}",
-            )
-            for k in range(ses_messages)
-        ]
-        + [
-            Message(
-                business_id=ids[k % len(ids)],
-                channel="email",
-                to_address=f"lead{k % len(ids)}@bench.example",
-                status="sent",
-                sent_at=now,
-                provider_message_id=f"bench-anchor-{k}",
-                token=f"anchor{k}",
-            )
-            for k in range(ses_messages)
-        ]
+        sent_emails("bench-ses-", "ses")
+        + sent_emails("bench-anchor-", "anchor")
         + [
             Message(
                 business_id=ids[k % len(ids)],
