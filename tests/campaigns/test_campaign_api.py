@@ -11,13 +11,6 @@ from crm.tokens import token_create
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def q_sync(monkeypatch):
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
-
-
 @pytest.fixture
 def leads():
     made = [

@@ -25,15 +25,6 @@ from crm.services import business_create
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def q_sync(monkeypatch):
-    # tests/conftest.py sets Q_SYNC after pytest-django has loaded the settings, so
-    # django-q2's Conf is not in sync mode: run tasks in-process here.
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
-
-
 def lead(name, **data):
     data.setdefault("city", "Austin")
     data.setdefault("state", "TX")

@@ -80,10 +80,7 @@ def test_two_workers_on_the_same_chunk_send_each_message_once():
 
 
 @pytest.mark.django_db
-def test_a_message_left_in_sending_is_never_resent_and_is_shown(monkeypatch):
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
+def test_a_message_left_in_sending_is_never_resent_and_is_shown():
     make_leads(2)
     campaign = queued_campaign()
     stuck = Message.objects.filter(campaign=campaign).first()
@@ -196,10 +193,7 @@ def test_real_qcluster_on_the_redis_broker_sends_every_message_once(tmp_path, mo
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_simultaneous_starts_create_each_message_once(monkeypatch):
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
+def test_two_simultaneous_starts_create_each_message_once():
     make_leads(30)
     campaign = services.campaign_create(
         name="double click",

@@ -284,10 +284,6 @@ def test_sites_generate_for_counts_failures_and_keeps_going(monkeypatch, busines
 
 
 def test_a_big_selection_is_queued_for_the_workers(monkeypatch, django_capture_on_commit_callbacks):
-    from django_q.conf import Conf
-
-    # tests/conftest.py sets Q_SYNC after settings were read, so make sure here.
-    monkeypatch.setattr(Conf, "SYNC", True)
     monkeypatch.setattr(builder, "GENERATE_INLINE_LIMIT", 2)
     for n in range(5):
         Business.objects.create(name=f"Lead {n}", slug=f"lead-{n}")
