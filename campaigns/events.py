@@ -28,8 +28,7 @@ from campaigns.models import Message, SuppressionKind
 from campaigns.suppression import suppression_add
 from crm import inbox
 from crm.lifecycle import (
-    CONTACT_RANK,
-    ENGAGEMENT_RANK,
+    advance_moves,
     business_advance,
     business_mark_bounced,
     business_opt_out,
@@ -205,11 +204,7 @@ def advance(row: Message, to: str, at: datetime, **links: Any) -> None:
     is already at or past `to`: automatic transitions only move forward, so a concurrent
     event can only have raised it further. Saves a savepoint and a re-read on the hot path."""
     lead = row.business
-    status_moves = CONTACT_RANK[lead.contact_status] < CONTACT_RANK[to]
-    furthest_moves = to in ENGAGEMENT_RANK and (
-        ENGAGEMENT_RANK[lead.furthest_contact_status] < ENGAGEMENT_RANK[to]
-    )
-    if status_moves or furthest_moves:
+    if any(advance_moves(lead.contact_status, lead.furthest_contact_status, to)):
         business_advance(
             business=row.business_id, to=to, source=EventSource.PROVIDER, at=at, **links
         )

@@ -178,6 +178,15 @@ def _check(value: str, allowed: dict[str, int] | type, field: str) -> None:
         raise LifecycleError(f"{value!r} is not a valid {field}")
 
 
+def advance_moves(current: str, furthest: str, to: str) -> tuple[bool, bool]:
+    """(does contact_status move, does furthest_contact_status move) if `to` is applied to a
+    lead at `current` / `furthest` — the forward-only rule, for callers that already hold
+    the lead's statuses and want to skip a no-op."""
+    status_moves = CONTACT_RANK[current] < CONTACT_RANK[to]
+    furthest_moves = to in ENGAGEMENT_RANK and ENGAGEMENT_RANK[furthest] < ENGAGEMENT_RANK[to]
+    return status_moves, furthest_moves
+
+
 def business_advance(
     *,
     business: Business | int,
@@ -197,7 +206,6 @@ def business_advance(
     _check(to, CONTACT_RANK, "contact_status")
     pk = _pk(business)
     at = at or timezone.now()
-    new_rank = CONTACT_RANK[to]
     with transaction.atomic():
         while True:
             row = (
@@ -208,10 +216,7 @@ def business_advance(
             if row is None:
                 raise Business.DoesNotExist(f"Business {pk} does not exist")
             old, furthest = row
-            status_moves = CONTACT_RANK[old] < new_rank
-            furthest_moves = (
-                to in ENGAGEMENT_RANK and ENGAGEMENT_RANK[furthest] < ENGAGEMENT_RANK[to]
-            )
+            status_moves, furthest_moves = advance_moves(old, furthest, to)
             if not status_moves and not furthest_moves:
                 return None
             fields: dict[str, Any] = {"updated_at": timezone.now()}

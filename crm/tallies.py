@@ -37,7 +37,15 @@ RANK_SQL = (
 SITE_SQL = "{t}.website_status IN (" + ", ".join(f"'{s}'" for s in SITE_GENERATED) + ")"
 SQLITE_RANKS = "(" + " UNION ALL ".join(f"SELECT {n} AS n" for n in range(1, 7)) + ")"
 # Day-tally value of each funnel stage on the engagement ladder.
-STAGE_RANK = {"contacted": 1, "engaged": 2, "replied": 4, "purchased": 6}
+STAGE_RANK = {
+    stage: ENGAGEMENT_RANK[status]
+    for stage, status in (
+        ("contacted", ContactStatus.EMAILED),
+        ("engaged", ContactStatus.OPENED),
+        ("replied", ContactStatus.REPLIED),
+        ("purchased", ContactStatus.PURCHASED),
+    )
+}
 
 DAY_BACKFILL = {
     "postgresql": (
