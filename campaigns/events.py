@@ -28,7 +28,6 @@ from campaigns.models import Message, SuppressionKind
 from campaigns.suppression import suppression_add
 from crm import inbox
 from crm.lifecycle import (
-    advance_moves,
     business_advance,
     business_mark_bounced,
     business_opt_out,
@@ -200,14 +199,17 @@ def message_for_event(**lookup: Any) -> Message | None:
 
 
 def advance(row: Message, to: str, at: datetime, **links: Any) -> None:
-    """business_advance for the lead of `row`, skipped when the lead (read with the message)
-    is already at or past `to`: automatic transitions only move forward, so a concurrent
-    event can only have raised it further. Saves a savepoint and a re-read on the hot path."""
+    """business_advance for the lead of `row`, starting from the statuses read with the
+    message: no re-read, and no statement at all when the lead is already at or past `to`."""
     lead = row.business
-    if any(advance_moves(lead.contact_status, lead.furthest_contact_status, to)):
-        business_advance(
-            business=row.business_id, to=to, source=EventSource.PROVIDER, at=at, **links
-        )
+    business_advance(
+        business=row.business_id,
+        to=to,
+        source=EventSource.PROVIDER,
+        at=at,
+        expected=(lead.contact_status, lead.furthest_contact_status),
+        **links,
+    )
 
 
 def applied_before(event: ProviderEventModel) -> bool:
@@ -231,6 +233,16 @@ def _timeline(event, message, kind: str, summary: str, at: datetime, **data: Any
     )
 
 
+# anymail event type → the campaigns.lifecycle.TRACK_MARKS mark it makes on its message.
+TRACKED = {
+    "queued": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "opened": "opened",
+    "clicked": "clicked",
+}
+
+
 def apply_tracking(event: ProviderEventModel) -> None:
     p = event.payload
     etype = p.get("event_type")
@@ -239,10 +251,15 @@ def apply_tracking(event: ProviderEventModel) -> None:
         raise inbox.Ignored(f"nothing to apply for {etype!r}")
     if not message_id:
         raise inbox.Ignored(f"{etype} event without a message id")
-    message = message_for_event(provider_message_id=message_id)
+    at = event.occurred_at or event.received_at
+    # First attempt at a tracking mark: finding the message and marking it is one statement.
+    marked = TRACKED.get(etype) if event.attempts <= 1 else None
+    if marked:
+        message = msg.message_track(kind=marked, provider_message_id=message_id, at=at)
+    else:
+        message = message_for_event(provider_message_id=message_id)
     if message is None:
         raise inbox.Unmatched(f"no message with provider id {message_id!r} (yet)")
-    at = event.occurred_at or event.received_at
     esp = p.get("esp") or "email provider"
     recipient = p.get("recipient") or message.to_address
     ours = email_normalized(recipient) == email_normalized(message.to_address)
@@ -252,7 +269,8 @@ def apply_tracking(event: ProviderEventModel) -> None:
     event._applied_before = again = applied_before(event)
 
     if etype in ("queued", "sent"):
-        msg.message_mark_provider_sent(message=message, at=at)
+        if not marked:
+            msg.message_mark_provider_sent(message=message, at=at)
         _timeline(event, message, KIND.MESSAGE_SENT, f"Email accepted by {esp}", at)
     elif etype == "deferred":
         _timeline(
@@ -264,16 +282,17 @@ def apply_tracking(event: ProviderEventModel) -> None:
             mta_response=p.get("mta_response"),
         )
     elif etype == "delivered":
-        msg.message_mark_delivered(message=message, at=at)
+        if not marked:
+            msg.message_mark_delivered(message=message, at=at)
         _timeline(event, message, KIND.MESSAGE_DELIVERED, f"Email delivered to {recipient}", at)
         advance(message, ContactStatus.EMAILED, at)
     elif etype == "opened":
-        if not again:
+        if not (again or marked):
             msg.message_mark_opened(message=message, at=at)
         _timeline(event, message, KIND.OPENED, "Email opened", at, user_agent=p.get("user_agent"))
         advance(message, ContactStatus.OPENED, at, **links)
     elif etype == "clicked":
-        if not again:
+        if not (again or marked):
             msg.message_mark_clicked(message=message, at=at)
         url = p.get("click_url") or ""
         _timeline(event, message, KIND.CLICKED, f"Link clicked: {url}"[:500], at, url=url)

@@ -8,17 +8,20 @@ A message stuck in `sending` (the worker died mid-send) is never re-sent automat
 Provider side (events may arrive twice and in any order): timestamps keep the earliest
 provider time, counters count distinct events (the inbox dedupes deliveries), and the
 status only moves forward: sent < delivered; bounced / failed are final for delivery.
-Every function is a conditional UPDATE and returns whether it changed something.
+Every function is one UPDATE; the send side's return whether they changed something, the
+provider side's whether the message exists.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from campaigns.models import Message, MessageStatus
+from crm.models import Business
 
 MS = MessageStatus
 
@@ -88,61 +91,123 @@ def messages_cancel_queued(*, reason: str, **which: object) -> int:
 # --- provider side ---------------------------------------------------------------------------
 
 
+def _move_and_earliest(
+    pk: int, *, moves: Q, to: str, field: str, at: datetime, **when_moved: object
+) -> bool:
+    """status → `to` (and `when_moved` fields) where `moves` holds, and `field` = the
+    earliest provider time, in one conditional UPDATE (webhook hot path)."""
+    earlier = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": at})
+    moved = {
+        name: Case(
+            When(moves, then=Value(value)),
+            default=F(name),
+            output_field=Message._meta.get_field(name),
+        )
+        for name, value in {"status": to, **when_moved}.items()
+    }
+    return bool(
+        Message.objects.filter(pk=pk)
+        .filter(moves | earlier)
+        .update(**moved, **{field: Case(When(earlier, then=Value(at)), default=F(field))})
+    )
+
+
+# The marks every tracking webhook makes, as data: kind → (statuses the message moves from,
+# the status it moves to, the timestamp that keeps the earliest provider time, the counter).
+TRACK_MARKS: dict[str, tuple[tuple[str, ...], str | None, str, str | None]] = {
+    "sent": ((MS.QUEUED, MS.SENDING), MS.SENT, "sent_at", None),
+    "delivered": ((MS.QUEUED, MS.SENDING, MS.SENT), MS.DELIVERED, "delivered_at", None),
+    "opened": ((), None, "opened_at", "opened_count"),
+    "clicked": ((), None, "clicked_at", "clicked_count"),
+}
+
+
+def message_track(
+    *,
+    kind: str,
+    at: datetime,
+    message: Message | int | None = None,
+    provider_message_id: str | None = None,
+) -> Message | None:
+    """One TRACK_MARKS mark in a single UPDATE … RETURNING (the webhook hot path: one
+    statement where a read and a conditional update would be two), by pk or by provider id.
+
+    Returns the message (id, lead, channel, address) with `message.business` holding the
+    lead's contact_status and furthest_contact_status as they were read — what an event
+    handler needs next — or None when no message matches."""
+    moves_from, to, field, counter = TRACK_MARKS[kind]
+    table, lead_table = (f'"{model._meta.db_table}"' for model in (Message, Business))
+    at_db = connection.ops.adapt_datetimefield_value(at)
+    sets, params = [], []
+    if to:
+        marks = ", ".join(["%s"] * len(moves_from))
+        sets.append(f"status = CASE WHEN status IN ({marks}) THEN %s ELSE status END")
+        params += [*moves_from, to]
+    sets.append(f"{field} = CASE WHEN {field} IS NULL OR {field} > %s THEN %s ELSE {field} END")
+    params += [at_db, at_db]
+    if counter:
+        sets.append(f"{counter} = {counter} + 1")
+    if message is not None:
+        where, key = "id = %s", _pk(message)
+    else:
+        where, key = "provider_message_id = %s", provider_message_id
+    lead = f"(SELECT {{}} FROM {lead_table} WHERE {lead_table}.id = {table}.business_id)"
+    sql = (
+        f"UPDATE {table} SET {', '.join(sets)} WHERE {where} RETURNING id, business_id,"
+        f" channel, to_address, {lead.format('contact_status')},"
+        f" {lead.format('furthest_contact_status')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, business_id, channel, to_address, status, furthest = row
+    found = Message(id=pk, business_id=business_id, channel=channel, to_address=to_address)
+    found.business = Business(
+        id=business_id, contact_status=status, furthest_contact_status=furthest
+    )
+    return found
+
+
 def message_mark_provider_sent(*, message: Message | int, at: datetime) -> bool:
     """The provider accepted it (SES `Send`, Twilio `sent`): sent_at, never a step back."""
-    pk = _pk(message)
-    moved = bool(
-        Message.objects.filter(pk=pk, status__in=[MS.QUEUED, MS.SENDING]).update(status=MS.SENT)
-    )
-    return _earliest(pk, "sent_at", at) or moved
+    return message_track(kind="sent", message=message, at=at) is not None
 
 
 def message_mark_delivered(*, message: Message | int, at: datetime) -> bool:
-    pk = _pk(message)
-    moved = bool(
-        Message.objects.filter(pk=pk, status__in=[MS.QUEUED, MS.SENDING, MS.SENT]).update(
-            status=MS.DELIVERED
-        )
-    )
-    return _earliest(pk, "delivered_at", at) or moved
-
-
-def _count_and_earliest(pk: int, counter: str, field: str, at: datetime) -> bool:
-    """counter + 1 and `field` = the earliest time, in one UPDATE (webhook hot path)."""
-    earliest = Case(
-        When(Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": at}), then=Value(at)),
-        default=F(field),
-    )
-    return bool(Message.objects.filter(pk=pk).update(**{counter: F(counter) + 1, field: earliest}))
+    return message_track(kind="delivered", message=message, at=at) is not None
 
 
 def message_mark_opened(*, message: Message | int, at: datetime) -> bool:
-    return _count_and_earliest(_pk(message), "opened_count", "opened_at", at)
+    return message_track(kind="opened", message=message, at=at) is not None
 
 
 def message_mark_clicked(*, message: Message | int, at: datetime) -> bool:
-    return _count_and_earliest(_pk(message), "clicked_count", "clicked_at", at)
+    return message_track(kind="clicked", message=message, at=at) is not None
 
 
 def message_mark_bounced(*, message: Message | int, at: datetime, reason: str = "") -> bool:
-    pk = _pk(message)
-    moved = bool(
-        Message.objects.filter(pk=pk)
-        .exclude(status=MS.BOUNCED)
-        .update(status=MS.BOUNCED, error=reason[:5000])
+    return _move_and_earliest(
+        _pk(message),
+        moves=~Q(status=MS.BOUNCED),
+        to=MS.BOUNCED,
+        field="bounced_at",
+        at=at,
+        error=reason[:5000],
     )
-    return _earliest(pk, "bounced_at", at) or moved
 
 
 def message_mark_failed(*, message: Message | int, at: datetime, reason: str = "") -> bool:
     """The provider could not deliver it (rejected, undelivered, failed)."""
-    pk = _pk(message)
-    moved = bool(
-        Message.objects.filter(pk=pk)
-        .exclude(status__in=[MS.FAILED, MS.BOUNCED])
-        .update(status=MS.FAILED, error=reason[:5000])
+    return _move_and_earliest(
+        _pk(message),
+        moves=~Q(status__in=[MS.FAILED, MS.BOUNCED]),
+        to=MS.FAILED,
+        field="failed_at",
+        at=at,
+        error=reason[:5000],
     )
-    return _earliest(pk, "failed_at", at) or moved
 
 
 def message_mark_replied(*, message: Message | int, at: datetime) -> bool:

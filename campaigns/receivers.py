@@ -13,7 +13,7 @@ def cancel_queued_messages_on_contact_status_changed(sender, *, business, old, n
     """A lead that unsubscribed or purchased gets none of its still-queued messages."""
     if new not in STOP_SENDING:
         return
-    messages_cancel_queued(business=business, reason=f"lead {new}")
+    messages_cancel_queued(business_id=business.pk, reason=f"lead {new}")
 
 
 def connect() -> None:

@@ -188,10 +188,15 @@ def apply_status(event: ProviderEvent) -> None:
         raise inbox.Ignored(f"status {status!r} changes nothing")
     if status not in SENT_STATES | FAILED_STATES | {"delivered"}:
         raise inbox.Ignored(f"unknown Twilio status {status!r}")
-    message = message_for_event(provider_message_id=sid)
+    at = event.occurred_at or event.received_at
+    # First attempt at sent / delivered: finding the message and marking it is one statement.
+    marked = status if status in ("sent", "delivered") and event.attempts <= 1 else None
+    if marked:
+        message = msg.message_track(kind=marked, provider_message_id=sid, at=at)
+    else:
+        message = message_for_event(provider_message_id=sid)
     if message is None:
         raise inbox.Unmatched(f"no message with sid {sid!r} (yet)")
-    at = event.occurred_at or event.received_at
     src = EventSource.PROVIDER
     links = {"message": message, "provider_event": event}
 
@@ -207,11 +212,13 @@ def apply_status(event: ProviderEvent) -> None:
         )
 
     if status == "sent":
-        msg.message_mark_provider_sent(message=message, at=at)
+        if not marked:
+            msg.message_mark_provider_sent(message=message, at=at)
         timeline(LeadEventKind.MESSAGE_SENT, "SMS sent by Twilio")
         advance(message, ContactStatus.TEXTED, at)
     elif status == "delivered":
-        msg.message_mark_delivered(message=message, at=at)
+        if not marked:
+            msg.message_mark_delivered(message=message, at=at)
         timeline(LeadEventKind.MESSAGE_DELIVERED, f"SMS delivered to {message.to_address}")
         advance(message, ContactStatus.TEXTED, at)
     else:

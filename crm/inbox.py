@@ -14,8 +14,9 @@ downstream apps); a handler applies one event and returns an Outcome or raises:
   have passed, then left as `unmatched` (not an error);
 - any other exception: the event keeps the error and the attempt count, `failed`, and
   `replay_webhooks --failed` retries it.
-Application and the `processed` mark commit together, under a row lock on the event, so an
-event is applied at most once even when two workers replay it at the same time.
+Application and the `processed` mark commit together, under a row lock on the event (or,
+for the row a webhook request has just stored, a `WHERE status = 'pending'` check on the
+mark), so an event is applied at most once even when two workers replay it at once.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from crm.models import ProviderEvent, ProviderEventStatus
+from crm.rows import row_insert
 
 logger = logging.getLogger(__name__)
 
@@ -69,21 +71,21 @@ def record(
     if not event_id:
         raise ValueError("an inbox event needs an event_id to be deduplicated")
     event_id, event_type, payload = _without_nul((event_id, event_type, payload))
-    try:
-        with transaction.atomic():
-            event = ProviderEvent.objects.create(
-                provider=provider,
-                event_id=event_id[:255],
-                event_type=(event_type or "unknown")[:80],
-                payload=payload,
-                occurred_at=occurred_at,
-            )
-        return event, True
-    except IntegrityError:
-        existing = ProviderEvent.objects.filter(provider=provider, event_id=event_id[:255]).first()
-        if existing is None:  # the integrity error was something else
-            raise
-        return existing, False
+    event = ProviderEvent(
+        provider=provider,
+        event_id=event_id[:255],
+        event_type=(event_type or "unknown")[:80],
+        payload=payload,
+        occurred_at=occurred_at,
+        status=Status.PENDING,
+        received_at=timezone.now(),
+    )
+    # One INSERT, its own transaction in autocommit (a webhook request): committed when it
+    # returns. ON CONFLICT DO NOTHING makes a duplicate delivery a no-op, even inside a
+    # caller's transaction.
+    if not row_insert(event, conflict=("provider", "event_id")):
+        return ProviderEvent.objects.get(provider=provider, event_id=event.event_id), False
+    return event, True
 
 
 def _without_nul(value: Any) -> Any:
@@ -98,45 +100,124 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def process(event: ProviderEvent | int) -> ProviderEvent:
-    """Apply one stored event through its provider's handler, at most once."""
-    pk = event.pk if isinstance(event, ProviderEvent) else event
+def process(event: ProviderEvent | int, *, just_stored: bool = False) -> ProviderEvent:
+    """Apply one stored event through its provider's handler, at most once.
+
+    The handler's effects and the event's outcome commit together. Run on its own (a
+    webhook request) the handler gets no savepoint: if it raises, the whole transaction
+    rolls back and the outcome is stored in a second one; inside a caller's transaction a
+    savepoint keeps the caller's work.
+
+    At most once: the event row is locked before the handler runs (always first, so two
+    appliers of one event never lock the rows they touch in opposite orders), and a
+    concurrent replay waits and then finds it processed. `just_stored`: the row this
+    request has just inserted, still in memory; only its status and attempts are read
+    under the lock (the payload is not fetched twice)."""
+    fresh = just_stored and isinstance(event, ProviderEvent)
+    savepoint = connection.in_atomic_block
+    try:
+        return _process(event, fresh=fresh, savepoint=savepoint)
+    except _Rollback as rollback:
+        if isinstance(rollback.exc, OperationalError | InterfaceError):
+            # The connection was lost (or a deadlock was broken): nothing is applied and the
+            # event stays pending. The provider gets a 5xx and retries; the retry schedule
+            # picks up a pending event whose request died.
+            raise rollback.exc from None
+        return _process(event, fresh=False, savepoint=False, outcome=rollback.exc)
+
+
+class _Rollback(Exception):
+    """The handler raised: roll back everything it did, then store the outcome."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
+OUTCOME_FIELDS = ("status", "attempts", "error", "processed_at", "next_attempt_at")
+
+
+def _process(
+    event: ProviderEvent | int,
+    *,
+    fresh: bool,
+    savepoint: bool,
+    outcome: Exception | None = None,
+) -> ProviderEvent:
     now = timezone.now()
     with transaction.atomic():
-        locked = ProviderEvent.objects.select_for_update().get(pk=pk)
+        if fresh:
+            locked = event
+            locked.status, locked.attempts = _lock(locked.pk)
+        else:
+            pk = event.pk if isinstance(event, ProviderEvent) else event
+            locked = ProviderEvent.objects.select_for_update().get(pk=pk)
         if locked.status in (Status.PROCESSED, Status.IGNORED):
             return locked
         handler = _handlers.get(locked.provider)
         locked.attempts += 1
         error = ""
         try:
+            if outcome is not None:
+                raise outcome
             if handler is None:
                 raise Ignored(f"no handler registered for provider {locked.provider!r}")
-            with transaction.atomic():
+            if savepoint:
+                with transaction.atomic():
+                    handler(locked)
+            else:
                 handler(locked)
-        except Ignored as exc:
-            locked.status, error = Status.IGNORED, str(exc)
-            locked.processed_at = now
-        except Unmatched as exc:
-            error = str(exc) or "no matching record yet"
-            deadline = locked.received_at + timedelta(
-                minutes=settings.INBOX_UNMATCHED_RETRY_MINUTES
-            )
-            locked.status = Status.UNMATCHED
-            locked.next_attempt_at = _backoff(now, locked.attempts) if now < deadline else None
-        except Exception as exc:  # kept on the row, never lost
-            logger.exception("inbox event %s (%s) failed", locked.pk, locked)
-            locked.status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"
-            locked.next_attempt_at = None
+        except Exception as exc:
+            if outcome is None and not savepoint:
+                raise _Rollback(exc) from exc
+            if isinstance(exc, Ignored):
+                locked.status, error = Status.IGNORED, str(exc)
+                locked.processed_at = now
+            elif isinstance(exc, Unmatched):
+                error = str(exc) or "no matching record yet"
+                deadline = locked.received_at + timedelta(
+                    minutes=settings.INBOX_UNMATCHED_RETRY_MINUTES
+                )
+                locked.status = Status.UNMATCHED
+                locked.next_attempt_at = _backoff(now, locked.attempts) if now < deadline else None
+            else:  # kept on the row, never lost
+                logger.error("inbox event %s (%s) failed", locked.pk, locked, exc_info=exc)
+                locked.status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"
+                locked.next_attempt_at = None
         else:
             locked.status = Status.PROCESSED
             locked.processed_at = now
             locked.next_attempt_at = None
         locked.error = error[:5000]
-        locked.save(
-            update_fields=["status", "attempts", "error", "processed_at", "next_attempt_at"]
-        )
+        _save_outcome(locked)
         return locked
+
+
+# The two statements every applied event costs, in plain SQL (the webhook hot path).
+_TABLE = f'"{ProviderEvent._meta.db_table}"'
+_LOCK_SQL = f"SELECT status, attempts FROM {_TABLE} WHERE id = %s"
+_OUTCOME_SQL = (
+    f"UPDATE {_TABLE} SET {', '.join(f'{name} = %s' for name in OUTCOME_FIELDS)} WHERE id = %s"
+)
+
+
+def _lock(pk: int) -> tuple[str, int]:
+    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_SQL + for_update, [pk])
+        return cursor.fetchone()
+
+
+def _save_outcome(event: ProviderEvent) -> None:
+    ops = connection.ops
+    values = [
+        event.status,
+        event.attempts,
+        event.error,
+        ops.adapt_datetimefield_value(event.processed_at),
+        ops.adapt_datetimefield_value(event.next_attempt_at),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_OUTCOME_SQL, [*values, event.pk])
 
 
 def event_link_lead(event: ProviderEvent, business_id: int | None) -> None:
@@ -163,7 +244,7 @@ def record_and_process(
     """What a webhook view calls: store (committed on its own), then apply."""
     event, created = record(provider, event_id, event_type, payload, occurred_at=occurred_at)
     if created or event.status in (Status.PENDING, Status.UNMATCHED):
-        event = process(event)
+        event = process(event, just_stored=created)
     return event, created
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from crm import signals
 from crm.models import (
@@ -32,6 +33,7 @@ from crm.models import (
     LeadEventKind,
     WebsiteStatus,
 )
+from crm.rows import row_insert
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +111,7 @@ def lead_event_add(
     **links: Any,
 ) -> LeadEvent:
     """Append one line to a lead's timeline. `links`: message, site, payment, provider_event."""
-    return LeadEvent.objects.create(
+    event = LeadEvent(
         business_id=_pk(business),
         kind=kind,
         source=source,
@@ -119,16 +121,21 @@ def lead_event_add(
         data=data or {},
         **links,
     )
+    row_insert(event)  # the timeline's one writer, on every webhook: no per-call compiling
+    return event
 
 
 def _send_after_commit(signal, *, business_id: int, old: str, new: str, source: str) -> None:
     def send() -> None:
-        business = Business.objects.filter(pk=business_id).first()
-        if business is None:
+        if not signal.has_listeners(Business):
             return
+        # Loaded only by a receiver that reads it (most changes concern none of them).
+        business = SimpleLazyObject(lambda: Business.objects.get(pk=business_id))
         for receiver, result in signal.send_robust(
             sender=Business, business=business, old=old, new=new, source=source
         ):
+            if isinstance(result, Business.DoesNotExist):
+                continue  # deleted since: nothing to act on
             if isinstance(result, Exception):
                 logger.error(
                     "receiver %r of %s failed for business %s",
@@ -180,8 +187,7 @@ def _check(value: str, allowed: dict[str, int] | type, field: str) -> None:
 
 def advance_moves(current: str, furthest: str, to: str) -> tuple[bool, bool]:
     """(does contact_status move, does furthest_contact_status move) if `to` is applied to a
-    lead at `current` / `furthest` — the forward-only rule, for callers that already hold
-    the lead's statuses and want to skip a no-op."""
+    lead at `current` / `furthest`: the forward-only rule."""
     status_moves = CONTACT_RANK[current] < CONTACT_RANK[to]
     furthest_moves = to in ENGAGEMENT_RANK and ENGAGEMENT_RANK[furthest] < ENGAGEMENT_RANK[to]
     return status_moves, furthest_moves
@@ -195,6 +201,7 @@ def business_advance(
     at: datetime | None = None,
     actor=None,
     data: dict[str, Any] | None = None,
+    expected: tuple[str, str] | None = None,
     **links: Any,
 ) -> Change | None:
     """Apply an automatic contact-status transition if `to` outranks the current status.
@@ -202,40 +209,57 @@ def business_advance(
     Also raises furthest_contact_status when `to` is an engagement status above it (even if
     contact_status itself does not move, e.g. a late "opened" for an unsubscribed lead).
     Returns the contact_status change, or None when the status stayed.
+
+    `expected`: the lead's (contact_status, furthest_contact_status) as the caller just read
+    them (the webhook hot path reads them with the message); the compare-and-set starts from
+    them instead of reading the row again, and reads it only if they were overtaken.
+    The block takes no savepoint of its own: nothing in it raises but the database, whose
+    errors abort the caller's transaction anyway.
     """
     _check(to, CONTACT_RANK, "contact_status")
     pk = _pk(business)
     at = at or timezone.now()
-    with transaction.atomic():
+    change = missing = None
+    with transaction.atomic(savepoint=False):
+        row = expected
         while True:
-            row = (
-                Business.objects.filter(pk=pk)
-                .values_list("contact_status", "furthest_contact_status")
-                .first()
-            )
             if row is None:
-                raise Business.DoesNotExist(f"Business {pk} does not exist")
+                row = (
+                    Business.objects.filter(pk=pk)
+                    .values_list("contact_status", "furthest_contact_status")
+                    .first()
+                )
+                if row is None:
+                    missing = True
+                    break
             old, furthest = row
             status_moves, furthest_moves = advance_moves(old, furthest, to)
             if not status_moves and not furthest_moves:
-                return None
+                break
             fields: dict[str, Any] = {"updated_at": timezone.now()}
             if status_moves:
                 fields.update(contact_status=to, contact_status_changed_at=at)
             if furthest_moves:
                 fields["furthest_contact_status"] = to
-            matched = Business.objects.filter(
+            if Business.objects.filter(
                 pk=pk, contact_status=old, furthest_contact_status=furthest
-            ).update(**fields)
-            if matched:
+            ).update(**fields):
+                if status_moves:
+                    change = Change("contact_status", old, to)
+                    _record_change(
+                        business_id=pk,
+                        change=change,
+                        source=source,
+                        at=at,
+                        actor=actor,
+                        data=data,
+                        links=links,
+                    )
                 break
-        if not status_moves:
-            return None
-        change = Change("contact_status", old, to)
-        _record_change(
-            business_id=pk, change=change, source=source, at=at, actor=actor, data=data, links=links
-        )
-        return change
+            row = None  # overtaken by a concurrent change: read again
+    if missing:
+        raise Business.DoesNotExist(f"Business {pk} does not exist")
+    return change
 
 
 def business_record_contact(

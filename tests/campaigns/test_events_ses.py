@@ -224,7 +224,7 @@ def test_a_failing_apply_keeps_the_event_with_its_error_and_replay_applies_it(
     def broken(**kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(events.msg, "message_mark_delivered", broken)
+    monkeypatch.setattr(events.msg, "message_track", broken)
     body, sns_id = ses_sample("ses_delivery.json")
     response = post_ses(client, body, sns_id)
     assert response.status_code == 200  # stored before it was applied
