@@ -130,9 +130,9 @@ def run(repeat: int = 30) -> dict:
         status, city, matching = _typical_filter(cursor)
         cursor.execute("SELECT count(*) FROM crm_business")
         total_leads = cursor.fetchone()[0]
-        cursor.execute("SELECT DISTINCT city FROM crm_business LIMIT 50")
+        cursor.execute("SELECT DISTINCT city FROM crm_business ORDER BY city LIMIT 50")
         cities = [r[0] for r in cursor.fetchall()]
-        cursor.execute("SELECT DISTINCT category FROM crm_business LIMIT 50")
+        cursor.execute("SELECT DISTINCT category FROM crm_business ORDER BY category LIMIT 50")
         categories = [r[0] for r in cursor.fetchall()]
     results["world"] = {"leads": total_leads, "filter": {"contact_status": status, "city": city}}
     results["world"]["filter_rows"] = matching

@@ -172,7 +172,11 @@ class Business(models.Model):
             models.Index(Upper("city"), F("id"), name="biz_city_sort"),
             models.Index(fields=["-last_contacted_at", "-id"], name="biz_last_contacted"),
             models.Index(fields=["owner", "-created_at", "-id"], name="biz_owner_created"),
-            models.Index(fields=["furthest_contact_status"], name="biz_furthest"),
+            # Engagement filters (furthest IN (…)) newest first, one branch per value.
+            models.Index(
+                fields=["furthest_contact_status", "-created_at", "-id"],
+                name="biz_furthest_created",
+            ),
             models.Index(fields=["email"], name="biz_email"),
             # The lead table's most common view, "<status> in <city>": pages in order and
             # counts (index-only: the raw `city` rides along, or PostgreSQL must visit the

@@ -22,6 +22,8 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
+from django.db.models.lookups import Exact, In
+from django.db.models.sql.where import OR, WhereNode
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -48,6 +50,14 @@ SORTS: dict[str, tuple[str, bool]] = {
 DEFAULT_SORT = "-created"
 # Sort keys that are expressions, annotated on the page query (index biz_city_sort).
 SORT_EXPRESSIONS = {"city_key": Upper("city")}
+
+# A multi-value filter on one of these columns, sorted by one of SPLIT_SORTS, is read as one
+# ordered branch per value, merged (see _split_branches): each branch walks its own
+# `(column, sort, id)` index, where one scan over the sort index filtering on the values
+# walks past every lead of the other values first (newest leads are mostly `pending`).
+SPLIT_COLUMNS = {"contact_status", "website_status", "furthest_contact_status"}
+SPLIT_SORTS = {"created_at"}
+SPLIT_MAX = 8
 
 # The columns one table row needs; values() dicts render faster than model instances.
 ROW_FIELDS = (
@@ -217,6 +227,50 @@ def _count_inline(found: tuple[int, bool] | None) -> bool:
     return index_only or guess <= HEAP_COUNT_MAX
 
 
+def _split_branches(qs: QuerySet) -> list[QuerySet] | None:
+    """`qs` once per value of its multi-value filter on a SPLIT_COLUMNS column (an IN list,
+    or django-filter's OR of equalities), each with that filter narrowed to one value; None
+    when there is no such filter. PostgreSQL only: small SQLite databases need none of it."""
+    if connection.vendor != "postgresql":
+        return None
+    where = qs.query.where
+    if where.connector != "AND" or where.negated:
+        return None
+    for i, child in enumerate(where.children):
+        lookups = _one_value_lookups(child)
+        if lookups:
+            branches = []
+            for lookup in lookups:
+                branch = qs._chain()
+                branch.query.where.children[i] = lookup
+                branches.append(branch)
+            return branches
+    return None
+
+
+def _one_value_lookups(node) -> list | None:
+    """`col IN (a, b)` or `col = a OR col = b` on a SPLIT_COLUMNS column → [col = a, col = b]."""
+    if isinstance(node, In) and isinstance(node.rhs, list | tuple | set):
+        if _split_column(node) and 2 <= len(node.rhs) <= SPLIT_MAX:
+            return [Exact(node.lhs, value) for value in sorted(node.rhs)]
+        return None
+    if isinstance(node, WhereNode) and node.connector == OR and not node.negated:
+        children = node.children
+        if not 2 <= len(children) <= SPLIT_MAX:
+            return None
+        same_column = all(isinstance(c, Exact) and _split_column(c) for c in children) and (
+            len({c.lhs.target.name for c in children}) == 1
+        )
+        if same_column:
+            return list(children)
+    return None
+
+
+def _split_column(lookup) -> bool:
+    target = getattr(lookup.lhs, "target", None)
+    return target is not None and target.model is Business and target.name in SPLIT_COLUMNS
+
+
 def lead_page(
     qs: QuerySet,
     *,
@@ -254,13 +308,17 @@ def lead_page(
     fields = list(ROW_FIELDS)
     if field_name not in fields:
         fields.append(field_name)
-    page_qs = page_qs.order_by(*order)
     if inline_count:
         count_sql, count_params = _capped_count_sql(base)
         # The SQL is Django-compiled from the queryset; values stay bound parameters.
         page_qs = page_qs.annotate(_total=RawSQL(count_sql, count_params))  # noqa: S611
         fields.append("_total")
-    rows = list(page_qs.values(*fields)[: size + 1])
+    branches = _split_branches(page_qs) if field_name in SPLIT_SORTS else None
+    if branches:
+        first, *others = (b.order_by(*order).values(*fields)[: size + 1] for b in branches)
+        rows = list(first.union(*others, all=True).order_by(*order)[: size + 1])
+    else:
+        rows = list(page_qs.order_by(*order).values(*fields)[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
