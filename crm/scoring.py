@@ -99,7 +99,12 @@ REVIEWS_FULL, RECENT_REVIEWS_FULL, PHOTOS_FULL = 50, 5, 20
 
 
 def _host_in(host: str, hosts: set[str]) -> bool:
-    return any(host == h or host.endswith("." + h) for h in hosts)
+    """`host` is one of `hosts` or a subdomain of one (looked up parent by parent)."""
+    while host:
+        if host in hosts:
+            return True
+        host = host.partition(".")[2]
+    return False
 
 
 def classify_website(url: str) -> str:
