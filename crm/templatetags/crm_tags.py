@@ -79,6 +79,39 @@ def sort_state(current: str, key: str) -> str:
     return "none"
 
 
+# The lead table's columns: (label, sort key or None, extra class).
+LEAD_COLUMNS = (
+    ("Name", "name", ""),
+    ("City", "city", ""),
+    ("Score", "score", "num"),
+    ("Rating", "rating", "num"),
+    ("Status", "status", ""),
+    ("Website", None, ""),
+    ("Last contacted", "contacted", ""),
+    ("Created", "created", ""),
+)
+
+
+@register.simple_tag
+def lead_table_head(params, current: str) -> SafeString:
+    """The sortable column headers, built in Python like the rows (each link once, where the
+    template spent four tag calls per column on every filter change)."""
+    cells = []
+    for label, key, css in LEAD_COLUMNS:
+        cls = f' class="{css}"' if css else ""
+        if key is None:
+            cells.append(f'<th scope="col"{cls}>{label}</th>')
+            continue
+        query = params.copy()
+        query["sort"] = sort_param(current, key)
+        href = escape("?" + query.urlencode())
+        cells.append(
+            f'<th scope="col"{cls} aria-sort="{sort_state(current, key)}">'
+            f'<a href="{href}" hx-get="{href}">{label}</a></th>'
+        )
+    return mark_safe("".join(cells))  # noqa: S308 - the only interpolated query is escaped
+
+
 @register.filter
 def pct(part: int | None, whole: int | None) -> str:
     if not whole:
