@@ -111,8 +111,10 @@ def process(event: ProviderEvent | int, *, just_stored: bool = False) -> Provide
     At most once: the event row is locked before the handler runs (always first, so two
     appliers of one event never lock the rows they touch in opposite orders), and a
     concurrent replay waits and then finds it processed. `just_stored`: the row this
-    request has just inserted, still in memory; only its status and attempts are read
-    under the lock (the payload is not fetched twice)."""
+    request has just inserted, still in memory. Its lock is a claim — one UPDATE that
+    writes the `processed` outcome up front, `WHERE status = 'pending'` — so the webhook
+    hot path neither re-reads the row nor writes it twice; a handler that raises rolls the
+    claim back with everything else, and the real outcome is stored instead."""
     fresh = just_stored and isinstance(event, ProviderEvent)
     savepoint = connection.in_atomic_block
     try:
@@ -145,16 +147,16 @@ def _process(
 ) -> ProviderEvent:
     now = timezone.now()
     with transaction.atomic():
-        if fresh:
+        claimed = fresh and _claim(event, now)
+        if claimed:
             locked = event
-            locked.status, locked.attempts = _lock(locked.pk)
-        else:
+        else:  # a replay, a retry, or a fresh event someone else got to first
             pk = event.pk if isinstance(event, ProviderEvent) else event
             locked = ProviderEvent.objects.select_for_update().get(pk=pk)
-        if locked.status in (Status.PROCESSED, Status.IGNORED):
-            return locked
+            if locked.status in (Status.PROCESSED, Status.IGNORED):
+                return locked
+            locked.attempts += 1
         handler = _handlers.get(locked.provider)
-        locked.attempts += 1
         error = ""
         try:
             if outcome is not None:
@@ -169,6 +171,7 @@ def _process(
         except Exception as exc:
             if outcome is None and not savepoint:
                 raise _Rollback(exc) from exc
+            locked.processed_at = None  # undo the claim's guess
             if isinstance(exc, Ignored):
                 locked.status, error = Status.IGNORED, str(exc)
                 locked.processed_at = now
@@ -184,6 +187,8 @@ def _process(
                 locked.status, error = Status.FAILED, f"{type(exc).__name__}: {exc}"
                 locked.next_attempt_at = None
         else:
+            if claimed:
+                return locked  # the claim wrote this outcome
             locked.status = Status.PROCESSED
             locked.processed_at = now
             locked.next_attempt_at = None
@@ -192,19 +197,29 @@ def _process(
         return locked
 
 
-# The two statements every applied event costs, in plain SQL (the webhook hot path).
+# The webhook hot path's statements on the event row, in plain SQL.
 _TABLE = f'"{ProviderEvent._meta.db_table}"'
-_LOCK_SQL = f"SELECT status, attempts FROM {_TABLE} WHERE id = %s"
 _OUTCOME_SQL = (
     f"UPDATE {_TABLE} SET {', '.join(f'{name} = %s' for name in OUTCOME_FIELDS)} WHERE id = %s"
 )
+_CLAIM_SQL = (
+    f"UPDATE {_TABLE} SET status = %s, attempts = attempts + 1, error = '', processed_at = %s,"
+    " next_attempt_at = NULL WHERE id = %s AND status = %s RETURNING attempts"
+)
 
 
-def _lock(pk: int) -> tuple[str, int]:
-    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
+def _claim(event: ProviderEvent, now: datetime) -> bool:
+    """Lock a pending event by writing `processed` on it (the outcome if the handler does
+    not raise). False when it is not pending any more: someone else applied it."""
+    at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_SQL + for_update, [pk])
-        return cursor.fetchone()
+        cursor.execute(_CLAIM_SQL, [Status.PROCESSED, at, event.pk, Status.PENDING])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    event.status, event.attempts, event.error = Status.PROCESSED, row[0], ""
+    event.processed_at, event.next_attempt_at = now, None
+    return True
 
 
 def _save_outcome(event: ProviderEvent) -> None:
