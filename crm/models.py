@@ -170,6 +170,16 @@ class Business(models.Model):
             # Sorting by city is case-insensitive too, so a city filter and a city sort
             # share this index (an exact-value index would be walked from "A" to the city).
             models.Index(Upper("city"), F("id"), name="biz_city_sort"),
+            # "Best rated / highest scored in <city>": without them PostgreSQL walks the
+            # whole rating or score index past every other city (migration 0016 makes the
+            # rating one NULLS LAST on PostgreSQL, like biz_rating).
+            models.Index(
+                Upper("city"),
+                F("qualification_score").desc(),
+                F("id").desc(),
+                name="biz_city_score",
+            ),
+            models.Index(Upper("city"), F("rating").desc(), F("id").desc(), name="biz_city_rating"),
             models.Index(fields=["-last_contacted_at", "-id"], name="biz_last_contacted"),
             models.Index(fields=["owner", "-created_at", "-id"], name="biz_owner_created"),
             # Engagement filters (furthest IN (…)) newest first, one branch per value.

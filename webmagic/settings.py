@@ -145,6 +145,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Session settings for short OLTP queries (a DATABASE_URL `?options=…` wins): JIT
+    # compiling a 0.1 s lead-table query cost 17 ms more than it saved, and 16 MB keeps the
+    # bitmaps of a multi-filter lead query exact (at 4 MB they went lossy: 2.5× slower).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "options", "-c jit=off -c work_mem=16MB"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------------
