@@ -18,7 +18,12 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def setup_django() -> None:
+    """Django as production runs it: DEBUG off (with DEBUG on every query is also logged in
+    memory and templates carry debug information), unless DEBUG is set explicitly."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webmagic.settings")
+    os.environ.setdefault("DEBUG", "0")
+    if os.environ["DEBUG"] in ("0", "false", "False", "no", "off", ""):
+        os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789")
     import django
 
     django.setup()
