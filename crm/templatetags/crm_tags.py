@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 
 from django import template
@@ -127,6 +128,12 @@ def bar_width(part: int | None, whole: int | None) -> str:
     return f"{max(0.5, 100 * (part or 0) / whole):.1f}"
 
 
+def _escape(value) -> str:
+    """django.utils.html.escape without its lazy-string wrapper (the same html.escape; the
+    wrapper cost more than the escaping over a page's ~500 values)."""
+    return html.escape(str(value))
+
+
 @register.simple_tag
 def lead_rows(rows: list[dict], generate_url: str | None = None) -> SafeString:
     """The lead table's <tr>s, built in Python: at 50 rows a template loop spends ~25
@@ -136,31 +143,31 @@ def lead_rows(rows: list[dict], generate_url: str | None = None) -> SafeString:
     out = []
     for r in rows:
         pk = r["id"]
-        name = escape(r["name"])
-        sub = escape(r["category"])
+        name = _escape(r["name"])
+        sub = _escape(r["category"])
         if r["owner__username"]:
-            sub += " · " + escape(r["owner__username"])
-        place = escape(r["city"]) + (", " + escape(r["state"]) if r["state"] else "")
+            sub += " · " + _escape(r["owner__username"])
+        place = _escape(r["city"]) + (", " + _escape(r["state"]) if r["state"] else "")
         rating = (
-            f'{escape(r["rating"])}★ <span class="sub">({r["review_count"]})</span>'
+            f'{_escape(r["rating"])}★ <span class="sub">({r["review_count"]})</span>'
             if r["rating"] is not None
             else "—"
         )
-        status = escape(r["contact_status"])
+        status = _escape(r["contact_status"])
         dnc = (
             ' <span class="badge s-dnc" title="Do not contact">DNC</span>'
             if r["do_not_contact_at"]
             else ""
         )
-        website = escape(r["website_status"])
+        website = _escape(r["website_status"])
         actions = f'<a href="/admin/crm/leads/{pk}/" aria-label="View {name}">View</a>'
         if r["email"]:
-            email = escape(r["email"])
+            email = _escape(r["email"])
             actions += (
                 f' <a href="mailto:{email}" aria-label="Email {name}" title="Email {email}">✉</a>'
             )
         if r["phone"]:
-            phone = escape(r["phone"])
+            phone = _escape(r["phone"])
             actions += f' <a href="tel:{phone}" aria-label="Call {name}" title="Call {phone}">☎</a>'
         if generate_url and r["website_status"] == "none":
             actions += (
