@@ -65,9 +65,14 @@ class BulkAssignForm(forms.Form):
         queryset=None, required=False, empty_label="— nobody —", label="Assign to"
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, staff: list | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["to_owner"].queryset = staff_users()
+        field = self.fields["to_owner"]
+        field.queryset = staff_users()  # what a submitted choice is checked against
+        if staff is not None:  # already fetched by the page: the menu renders from it
+            field.widget.choices = [("", field.empty_label)] + [
+                (user.pk, str(user)) for user in staff
+            ]
 
 
 class SavedViewForm(forms.ModelForm):

@@ -52,15 +52,16 @@ def view_params(params: QueryDict) -> QueryDict:
     return kept
 
 
-def _sidebar_form(filterset, user) -> forms.Form:
-    """The FilterSet's own form, with widgets suited to a sidebar."""
+def _sidebar_form(filterset, staff: list) -> forms.Form:
+    """The FilterSet's own form, with widgets suited to a sidebar (`staff`: the colleagues a
+    lead can belong to)."""
     form = filterset.form
     f = form.fields
     f["q"].widget.attrs.update(placeholder="Name, phone, email, city", type="search")
     for name in ("contact_status", "website_status", "website_kind"):
         f[name].widget = forms.CheckboxSelectMultiple(choices=f[name].choices)
     owners = [("", "Anyone"), ("me", "My leads"), ("none", "Unassigned")]
-    owners += [(str(u.pk), u.get_username()) for u in staff_users()]
+    owners += [(str(u.pk), u.get_username()) for u in staff]
     f["owner"].widget = forms.Select(choices=owners)
     for name in ("has_email", "has_phone", "has_website", "opted_out", "engagement"):
         f[name].widget.choices = [("", "Any")] + [c for c in f[name].choices if c[0]]
@@ -130,11 +131,12 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         context["csrf_token"] = get_token(request)
         template = loader.get_template("crm/lead_list.html#lead-table")
         return HttpResponse(template.render(context))
+    staff = list(staff_users())  # the owner filter and the assign menu: one query
     context.update(
-        form=_sidebar_form(filterset, request.user),
+        form=_sidebar_form(filterset, staff),
         saved_views=SavedView.objects.all(),
         saved_view_form=SavedViewForm(initial={"params": context["querystring"]}),
-        assign_form=BulkAssignForm(),
+        assign_form=BulkAssignForm(staff=staff),
         bulk_status_form=BulkStatusForm(),
         can_edit=can_edit(request.user),
         statuses=ContactStatus.choices,
