@@ -1,6 +1,7 @@
 """4. The database connection is lost while a webhook is being applied. The backend serving
 the request is terminated (pg_terminate_backend from another connection) just as the
-provider's handler starts, or at the inbox INSERT, or at the final `processed` UPDATE.
+provider's handler starts, or at the inbox INSERT, or at the `processed` UPDATE (for a
+just-stored event, the claim that opens its apply transaction).
 Proven for SES, Twilio and Recurrente: the provider gets a non-2xx answer (so it retries);
 the event is either already stored (pending) or not stored at all; nothing is half-applied;
 `replay_webhooks` or the provider's retry applies it exactly once."""
@@ -163,7 +164,7 @@ class KillOnStatement:
 )
 def test_connection_killed_while_storing_or_marking_processed(world, moment, prefix):
     """Killed at the inbox INSERT: a non-2xx and nothing stored, so the provider's retry
-    stores and applies it. Killed at the final `processed` UPDATE: the application rolls
+    stores and applies it. Killed at the `processed` UPDATE: the application rolls
     back with it (they commit together), a non-2xx, and the retry applies it once."""
     provider, deliver, applied = world()
     killer = KillOnStatement(prefix)
