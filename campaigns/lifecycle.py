@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import Message, MessageStatus
@@ -91,34 +91,19 @@ def messages_cancel_queued(*, reason: str, **which: object) -> int:
 # --- provider side ---------------------------------------------------------------------------
 
 
-def _move_and_earliest(
-    pk: int, *, moves: Q, to: str, field: str, at: datetime, **when_moved: object
-) -> bool:
-    """status → `to` (and `when_moved` fields) where `moves` holds, and `field` = the
-    earliest provider time, in one conditional UPDATE (webhook hot path)."""
-    earlier = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gt": at})
-    moved = {
-        name: Case(
-            When(moves, then=Value(value)),
-            default=F(name),
-            output_field=Message._meta.get_field(name),
-        )
-        for name, value in {"status": to, **when_moved}.items()
-    }
-    return bool(
-        Message.objects.filter(pk=pk)
-        .filter(moves | earlier)
-        .update(**moved, **{field: Case(When(earlier, then=Value(at)), default=F(field))})
-    )
+def _but(*excluded: str) -> tuple[str, ...]:
+    return tuple(s for s in MS.values if s not in excluded)
 
 
-# The marks every tracking webhook makes, as data: kind → (statuses the message moves from,
-# the status it moves to, the timestamp that keeps the earliest provider time, the counter).
+# The marks provider events make, as data: kind → (statuses the message moves from, the
+# status it moves to, the timestamp that keeps the earliest provider time, the counter).
 TRACK_MARKS: dict[str, tuple[tuple[str, ...], str | None, str, str | None]] = {
     "sent": ((MS.QUEUED, MS.SENDING), MS.SENT, "sent_at", None),
     "delivered": ((MS.QUEUED, MS.SENDING, MS.SENT), MS.DELIVERED, "delivered_at", None),
     "opened": ((), None, "opened_at", "opened_count"),
     "clicked": ((), None, "clicked_at", "clicked_count"),
+    "bounced": (_but(MS.BOUNCED), MS.BOUNCED, "bounced_at", None),
+    "failed": (_but(MS.FAILED, MS.BOUNCED), MS.FAILED, "failed_at", None),
 }
 
 
@@ -128,9 +113,11 @@ def message_track(
     at: datetime,
     message: Message | int | None = None,
     provider_message_id: str | None = None,
+    reason: str | None = None,
 ) -> Message | None:
     """One TRACK_MARKS mark in a single UPDATE … RETURNING (the webhook hot path: one
     statement where a read and a conditional update would be two), by pk or by provider id.
+    `reason` becomes the message's error when its status moves.
 
     Returns the message (id, lead, channel, address) with `message.business` holding the
     lead's contact_status and furthest_contact_status as they were read — what an event
@@ -143,6 +130,9 @@ def message_track(
         marks = ", ".join(["%s"] * len(moves_from))
         sets.append(f"status = CASE WHEN status IN ({marks}) THEN %s ELSE status END")
         params += [*moves_from, to]
+        if reason is not None:
+            sets.append(f"error = CASE WHEN status IN ({marks}) THEN %s ELSE error END")
+            params += [*moves_from, reason[:5000]]
     sets.append(f"{field} = CASE WHEN {field} IS NULL OR {field} > %s THEN %s ELSE {field} END")
     params += [at_db, at_db]
     if counter:
@@ -188,26 +178,12 @@ def message_mark_clicked(*, message: Message | int, at: datetime) -> bool:
 
 
 def message_mark_bounced(*, message: Message | int, at: datetime, reason: str = "") -> bool:
-    return _move_and_earliest(
-        _pk(message),
-        moves=~Q(status=MS.BOUNCED),
-        to=MS.BOUNCED,
-        field="bounced_at",
-        at=at,
-        error=reason[:5000],
-    )
+    return message_track(kind="bounced", message=message, at=at, reason=reason) is not None
 
 
 def message_mark_failed(*, message: Message | int, at: datetime, reason: str = "") -> bool:
     """The provider could not deliver it (rejected, undelivered, failed)."""
-    return _move_and_earliest(
-        _pk(message),
-        moves=~Q(status__in=[MS.FAILED, MS.BOUNCED]),
-        to=MS.FAILED,
-        field="failed_at",
-        at=at,
-        error=reason[:5000],
-    )
+    return message_track(kind="failed", message=message, at=at, reason=reason) is not None
 
 
 def message_mark_replied(*, message: Message | int, at: datetime) -> bool:
