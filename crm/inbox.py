@@ -14,9 +14,10 @@ downstream apps); a handler applies one event and returns an Outcome or raises:
   have passed, then left as `unmatched` (not an error);
 - any other exception: the event keeps the error and the attempt count, `failed`, and
   `replay_webhooks --failed` retries it.
-Application and the `processed` mark commit together, under a row lock on the event (or,
-for the row a webhook request has just stored, a `WHERE status = 'pending'` check on the
-mark), so an event is applied at most once even when two workers replay it at once.
+Application and the `processed` mark commit together, under a row lock on the event taken
+before the handler runs (for the row a webhook request has just stored, by the claim that
+writes the mark: `UPDATE … WHERE status = 'pending'`), so an event is applied at most once
+even when two workers replay it at the same time.
 """
 
 from __future__ import annotations
@@ -193,15 +194,12 @@ def _process(
             locked.processed_at = now
             locked.next_attempt_at = None
         locked.error = error[:5000]
-        _save_outcome(locked)
+        locked.save(update_fields=OUTCOME_FIELDS)
         return locked
 
 
-# The webhook hot path's statements on the event row, in plain SQL.
+# The webhook hot path's statement on the event row, in plain SQL.
 _TABLE = f'"{ProviderEvent._meta.db_table}"'
-_OUTCOME_SQL = (
-    f"UPDATE {_TABLE} SET {', '.join(f'{name} = %s' for name in OUTCOME_FIELDS)} WHERE id = %s"
-)
 _CLAIM_SQL = (
     f"UPDATE {_TABLE} SET status = %s, attempts = attempts + 1, error = '', processed_at = %s,"
     " next_attempt_at = NULL WHERE id = %s AND status = %s RETURNING attempts"
@@ -220,19 +218,6 @@ def _claim(event: ProviderEvent, now: datetime) -> bool:
     event.status, event.attempts, event.error = Status.PROCESSED, row[0], ""
     event.processed_at, event.next_attempt_at = now, None
     return True
-
-
-def _save_outcome(event: ProviderEvent) -> None:
-    ops = connection.ops
-    values = [
-        event.status,
-        event.attempts,
-        event.error,
-        ops.adapt_datetimefield_value(event.processed_at),
-        ops.adapt_datetimefield_value(event.next_attempt_at),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_OUTCOME_SQL, [*values, event.pk])
 
 
 def event_link_lead(event: ProviderEvent, business_id: int | None) -> None:
