@@ -59,7 +59,6 @@ def humanize_status(value: str | None) -> str:
     return (value or "").replace("_", " ").capitalize()
 
 
-@register.simple_tag
 def sort_param(current: str, key: str) -> str:
     """The sort value a column header links to: toggles direction on the active column,
     otherwise the column's natural first direction (text ascending, numbers/dates descending)."""
@@ -70,7 +69,6 @@ def sort_param(current: str, key: str) -> str:
     return key if key in {"name", "city", "status"} else f"-{key}"
 
 
-@register.simple_tag
 def sort_state(current: str, key: str) -> str:
     """aria-sort value for a column header."""
     if current == key:
