@@ -1,11 +1,18 @@
 """The unread-replies count shown in the CRM navigation."""
 
+from campaigns.lifecycle import UNREAD_REPLIES_KEY
 from campaigns.models import Direction, Message
+from crm.memo import remembered
 from crm.permissions import is_staff
+
+TTL = 30  # seconds; see crm.memo
+
+
+def _count() -> int:
+    return Message.objects.filter(direction=Direction.INBOUND, read_at__isnull=True).count()
 
 
 def unread_replies(request):
     if not is_staff(getattr(request, "user", None)):
         return {}
-    count = Message.objects.filter(direction=Direction.INBOUND, read_at__isnull=True).count()
-    return {"unread_replies": count}
+    return {"unread_replies": remembered(UNREAD_REPLIES_KEY, _count, TTL)}

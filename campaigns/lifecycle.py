@@ -21,9 +21,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import Message, MessageStatus
+from crm.memo import forget
 from crm.models import Business
 
 MS = MessageStatus
+# The navigation's unread-replies count (campaigns.context_processors), dropped by every
+# change to it: a reply recorded, a reply read.
+UNREAD_REPLIES_KEY = "campaigns:unread-replies"
 
 
 def _pk(message: Message | int) -> int:
@@ -196,8 +200,11 @@ def message_mark_converted(*, message: Message | int, at: datetime) -> bool:
 
 def message_mark_read(*, message: Message | int, at: datetime | None = None) -> bool:
     """Staff read an inbound reply."""
-    return bool(
+    changed = bool(
         Message.objects.filter(pk=_pk(message), read_at__isnull=True).update(
             read_at=at or timezone.now()
         )
     )
+    if changed:
+        forget(UNREAD_REPLIES_KEY)
+    return changed

@@ -34,6 +34,7 @@ from campaigns.models import (
 from campaigns.suppression import suppression_add
 from crm import inbox
 from crm.lifecycle import business_advance, business_opt_in_sms, business_opt_out, lead_event_add
+from crm.memo import forget
 from crm.models import Business, ContactStatus, EventSource, LeadEvent, LeadEventKind, ProviderEvent
 from crm.normalize import email_normalized, phone_e164
 
@@ -233,6 +234,7 @@ def reply_record(
     if in_reply_to is not None:
         msg.message_mark_replied(message=in_reply_to, at=at)
     if created:
+        forget(msg.UNREAD_REPLIES_KEY)
         label = "SMS" if channel == Channel.SMS else "Email"
         lead_event_add(
             business=business_id,

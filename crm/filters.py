@@ -8,6 +8,7 @@ same thing everywhere. Use `lead_filterset(params, user=…)`; check `.is_valid(
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import datetime, time
 
@@ -158,10 +159,12 @@ class LeadFilter(df.FilterSet):
     def get_form_class(self):
         """The form class, built once: django-filter builds a new class (and a field per
         filter) for every request, a tenth of the lead table fragment's time. The fields do
-        not depend on the request, and each form instance deep-copies them anyway."""
+        not depend on the request, and each form instance copies them (`FieldCopies`)."""
         cls = type(self)
         if "_form_class" not in cls.__dict__:
-            cls._form_class = super().get_form_class()
+            form_class = super().get_form_class()
+            form_class.base_fields = FieldCopies(form_class.base_fields)
+            cls._form_class = form_class
         return cls._form_class
 
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
@@ -207,6 +210,48 @@ class LeadFilter(df.FilterSet):
             | Q(do_not_contact_at__isnull=False)
         )
         return qs.filter(opted) if value == "yes" else qs.exclude(opted)
+
+
+class FilterCopies(dict):
+    """A FilterSet's class-level filters. django-filter deep-copies them for every FilterSet
+    (so each copy can point at its own parent), walking every choice of every filter; a
+    shallow copy of each filter is as independent: the copy gets its own parent, and its
+    method is re-bound to the copy."""
+
+    def __deepcopy__(self, memo):
+        copies = {}
+        for name, original in self.items():
+            copied = copy.copy(original)
+            if copied._method is not None:
+                copied.method = copied._method  # a FilterMethod bound to the copy
+            copies[name] = copied
+        return copies
+
+
+class FieldCopies(dict):
+    """A form class's fields. Django's Form deep-copies them per instance, each choice
+    included; these copies share only what nothing mutates (the choice tuples, labels) and
+    get their own widget, attrs, choice lists, error messages and validators, which is what
+    a per-request form may change."""
+
+    def __deepcopy__(self, memo):
+        return {name: _field_copy(field) for name, field in self.items()}
+
+
+def _field_copy(field: forms.Field) -> forms.Field:
+    copied = copy.copy(field)
+    widget = copy.copy(field.widget)
+    widget.attrs = dict(field.widget.attrs)
+    if isinstance(field, forms.ChoiceField):
+        copied._choices = list(field._choices)
+        widget.choices = list(field.widget.choices)
+    copied.widget = widget
+    copied.error_messages = dict(field.error_messages)
+    copied.validators = list(field.validators)
+    return copied
+
+
+LeadFilter.base_filters = FilterCopies(LeadFilter.base_filters)
 
 
 def lead_filterset(params, *, user=None, queryset: QuerySet | None = None) -> LeadFilter:

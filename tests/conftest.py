@@ -3,6 +3,7 @@ there is no second settings tree."""
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connection
 from django_q.conf import Conf
 
@@ -14,6 +15,13 @@ def _sync_tasks(monkeypatch):
     """django-q2 runs tasks inline in tests (it read Q_SYNC once, when pytest-django loaded
     the settings, before this file). A test that needs a real queue sets Conf.SYNC = False."""
     monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: a value an earlier test cached (crm.memo) may
+    list rows its rollback removed, which no signal announced."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

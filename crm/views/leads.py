@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 
 from django import forms
-from django.apps import apps
 from django.contrib import messages
 from django.db.models import Max, Min, QuerySet
 from django.http import (
@@ -25,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from crm.filters import FILTER_NAMES, MAX_ID, active_filters, lead_filterset
-from crm.forms import BulkAssignForm, BulkStatusForm, SavedViewForm, staff_users
+from crm.forms import BulkAssignForm, BulkStatusForm, SavedViewForm
 from crm.lifecycle import LifecycleError, business_set_status
 from crm.models import Business, ContactStatus, SavedView
 from crm.permissions import can_edit, editor_required, staff_required
@@ -34,6 +33,7 @@ from crm.queries import (
     lead_page,
     lead_total,
 )
+from crm.sidebar import sidebar_lookups
 from crm.templatetags.crm_tags import url_or_none
 from crm.views.writes import business_assign_owner, saved_view_save
 
@@ -52,30 +52,23 @@ def view_params(params: QueryDict) -> QueryDict:
     return kept
 
 
-def _sidebar_form(filterset, staff: list) -> forms.Form:
-    """The FilterSet's own form, with widgets suited to a sidebar (`staff`: the colleagues a
-    lead can belong to)."""
+def _sidebar_form(filterset, lookups: dict) -> forms.Form:
+    """The FilterSet's own form, with widgets suited to a sidebar (`lookups`: the
+    colleagues and campaigns it offers, from crm.sidebar)."""
     form = filterset.form
     f = form.fields
     f["q"].widget.attrs.update(placeholder="Name, phone, email, city", type="search")
     for name in ("contact_status", "website_status", "website_kind"):
         f[name].widget = forms.CheckboxSelectMultiple(choices=f[name].choices)
     owners = [("", "Anyone"), ("me", "My leads"), ("none", "Unassigned")]
-    owners += [(str(u.pk), u.get_username()) for u in staff]
+    owners += [(str(pk), username) for pk, username in lookups["staff"]]
     f["owner"].widget = forms.Select(choices=owners)
     for name in ("has_email", "has_phone", "has_website", "opted_out", "engagement"):
         f[name].widget.choices = [("", "Any")] + [c for c in f[name].choices if c[0]]
     for name in ("created_after", "created_before", "contacted_after", "contacted_before"):
         f[name].widget = forms.DateInput(attrs={"type": "date"})
-    try:
-        campaign_model = apps.get_model("campaigns", "Campaign")
-        choices = [("", "Any")] + [
-            (str(pk), name)
-            for pk, name in campaign_model.objects.order_by("-id").values_list("pk", "name")[:200]
-        ]
-        f["campaign"].widget = forms.Select(choices=choices)
-    except LookupError:
-        pass
+    campaigns = [("", "Any")] + [(str(pk), name) for pk, name in lookups["campaigns"]]
+    f["campaign"].widget = forms.Select(choices=campaigns)
     return form
 
 
@@ -131,13 +124,11 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         context["csrf_token"] = get_token(request)
         template = loader.get_template("crm/lead_list.html#lead-table")
         return HttpResponse(template.render(context))
-    staff = list(staff_users())  # the owner filter and the assign menu: one query
+    lookups = sidebar_lookups()
     context.update(
-        form=_sidebar_form(filterset, staff),
-        saved_views=SavedView.objects.all(),
-        saved_view_form=SavedViewForm(initial={"params": context["querystring"]}),
-        assign_form=BulkAssignForm(staff=staff),
-        bulk_status_form=BulkStatusForm(),
+        form=_sidebar_form(filterset, lookups),
+        saved_views=lookups["saved_views"],
+        assign_choices=[("", "— nobody —"), *lookups["staff"]],
         can_edit=can_edit(request.user),
         statuses=ContactStatus.choices,
     )

@@ -93,3 +93,25 @@ def test_active_filters_lists_only_present_names_in_order(rf):
     }
     assert list(active_filters({"min_rating": 4})) == ["min_rating"]
     assert set(FILTER_NAMES) >= {"contact_status", "website_status", "min_rating", "campaign"}
+
+
+def test_filtersets_built_together_keep_their_own_user_and_values(leads, sales_user, staff_user):
+    # Each FilterSet copies the class's filters and form fields cheaply (FilterCopies,
+    # FieldCopies); the copies must stay as independent as Django's deep copies.
+    mine = lead_filterset({"owner": "me", "opted_out": "no"}, user=sales_user)
+    theirs = lead_filterset({"owner": "me", "opted_out": "no"}, user=staff_user)
+    assert mine.filters["opted_out"] is not theirs.filters["opted_out"]
+    assert mine.filters["opted_out"].parent is mine
+    assert mine.is_valid() and theirs.is_valid()
+    assert sorted(mine.qs.values_list("name", flat=True)) == ["Austin Tacos"]
+    assert list(theirs.qs) == []
+
+    first, second = mine.form, theirs.form
+    first.fields["q"].widget.attrs["placeholder"] = "changed"
+    first.fields["contact_status"].widget.choices.append(("x", "X"))
+    first.fields["contact_status"].choices = [("only", "Only")]
+    assert "placeholder" not in second.fields["q"].widget.attrs
+    assert ("x", "X") not in second.fields["contact_status"].widget.choices
+    assert ("opened", "Opened") in list(second.fields["contact_status"].choices)
+    fresh = lead_filterset({"contact_status": ["opened"]})
+    assert fresh.is_valid(), fresh.errors
