@@ -28,6 +28,7 @@ from crm.queries import (
     BadCursor,
     lead_page,
     lead_timeline,
+    lead_total,
     pipeline_columns,
 )
 from crm.tallies import funnel_counts, tally_counts
@@ -274,16 +275,18 @@ def _lead_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _page(request: HttpRequest, params: LeadPageParams, size: int):
+def _page(qs, params: LeadPageParams, size: int):
+    """One keyset page of `qs`, without a total (see `lead_total`)."""
     if params.after and params.before:
         raise Unprocessable({"before": ["Use either `after` or `before`, not both."]})
     try:
         return lead_page(
-            _filtered(request),
+            qs,
             sort=str(params.sort),
             after=params.after,
             before=params.before,
             size=size,
+            with_count=False,
         )
     except BadCursor as exc:
         raise Unprocessable({"after" if params.after else "before": [str(exc)]}) from None
@@ -295,14 +298,16 @@ def _page(request: HttpRequest, params: LeadPageParams, size: int):
     summary="Leads, filtered like the lead table, in keyset pages",
 )
 def lead_list(request: HttpRequest, params: Query[LeadPageParams]) -> dict:
-    page = _page(request, params, params.limit)
+    qs = _filtered(request)
+    page = _page(qs, params, params.limit)
+    total, is_estimate, _capped = lead_total(qs)
     return {
         "items": [_lead_row(r) for r in page.rows],
         "sort": page.sort,
         "next_cursor": page.next_cursor,
         "prev_cursor": page.prev_cursor,
-        "total": page.total,
-        "total_is_estimate": page.total_is_estimate,
+        "total": total,
+        "total_is_estimate": is_estimate,
     }
 
 
@@ -416,7 +421,7 @@ def businesses(
 ) -> list[dict]:
     """The seed's endpoint: the same filters and order as /crm/leads, answered as a plain
     array; the next page is in the `Link: <…>; rel="next"` header."""
-    page = _page(request, params, params.limit)
+    page = _page(_filtered(request), params, params.limit)
     if page.next_cursor:
         query = request.GET.copy()
         query.pop("before", None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 
-from django import forms
 from django.contrib import messages
 from django.db.models import Max, Min, QuerySet
 from django.http import (
@@ -50,26 +49,6 @@ def view_params(params: QueryDict) -> QueryDict:
         if values:
             kept.setlist(name, values)
     return kept
-
-
-def _sidebar_form(filterset, lookups: dict) -> forms.Form:
-    """The FilterSet's own form, with widgets suited to a sidebar (`lookups`: the
-    colleagues and campaigns it offers, from crm.sidebar)."""
-    form = filterset.form
-    f = form.fields
-    f["q"].widget.attrs.update(placeholder="Name, phone, email, city", type="search")
-    for name in ("contact_status", "website_status", "website_kind"):
-        f[name].widget = forms.CheckboxSelectMultiple(choices=f[name].choices)
-    owners = [("", "Anyone"), ("me", "My leads"), ("none", "Unassigned")]
-    owners += [(str(pk), username) for pk, username in lookups["staff"]]
-    f["owner"].widget = forms.Select(choices=owners)
-    for name in ("has_email", "has_phone", "has_website", "opted_out", "engagement"):
-        f[name].widget.choices = [("", "Any")] + [c for c in f[name].choices if c[0]]
-    for name in ("created_after", "created_before", "contacted_after", "contacted_before"):
-        f[name].widget = forms.DateInput(attrs={"type": "date"})
-    campaigns = [("", "Any")] + [(str(pk), name) for pk, name in lookups["campaigns"]]
-    f["campaign"].widget = forms.Select(choices=campaigns)
-    return form
 
 
 def _lead_table_context(request: HttpRequest, filterset, *, with_count: bool = True) -> dict:
@@ -126,7 +105,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         return HttpResponse(template.render(context))
     lookups = sidebar_lookups()
     context.update(
-        form=_sidebar_form(filterset, lookups),
+        form=filterset.form,
+        lookups=lookups,
         saved_views=lookups["saved_views"],
         assign_choices=[("", "— nobody —"), *lookups["staff"]],
         can_edit=can_edit(request.user),

@@ -317,13 +317,19 @@ def test_the_fragment_defers_its_total_to_a_lazy_count_request(
 ):
     import crm.queries
 
-    make_leads(6)
+    make_leads(PAGE_SIZE + 1)
     headers = {"HX-Request": "true", "HX-Target": "lead-table"}
     with django_assert_max_num_queries(3):
         response = staff_client.get("/admin/crm/leads/?state=TX", headers=headers)
     body = response.content.decode()
     assert 'hx-get="/admin/crm/leads/count/?state=TX' in body
-    assert "3 leads" in staff_client.get("/admin/crm/leads/count/?city=Austin").content.decode()
+    # A result that fits on its first page is its own count: no second request.
+    austin = staff_client.get("/admin/crm/leads/?city=Austin", headers=headers).content.decode()
+    assert '<span class="total" id="lead-total">25 leads</span>' in austin
+    assert (
+        "26 leads"
+        in staff_client.get("/admin/crm/leads/count/?state=TX&city=Dallas").content.decode()
+    )
     monkeypatch.setattr(crm.queries, "COUNT_CAP", 3)
     count = staff_client.get("/admin/crm/leads/count/?state=TX").content.decode()
     assert "(estimate)" in count or "more than 3 leads" in count
@@ -390,3 +396,25 @@ def test_numbers_too_big_to_store_are_invalid_input_not_a_500(staff_user, query)
         if response.streaming:
             b"".join(response.streaming_content)
         assert response.status_code < 500, url
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_full_page_whose_count_is_not_cheap_shows_the_estimate_and_asks_for_the_count(
+    staff_client, monkeypatch
+):
+    import crm.queries
+
+    make_leads(PAGE_SIZE + 2)
+    exact = staff_client.get("/admin/crm/leads/?state=TX").content.decode()
+    assert '<span class="total" id="lead-total">52 leads</span>' in exact
+    # As if the filter matched more than the page's own query may count.
+    monkeypatch.setattr(crm.queries, "INDEX_COUNT_MAX", 0)
+    monkeypatch.setattr(crm.queries, "HEAP_COUNT_MAX", 0)
+    page = staff_client.get("/admin/crm/leads/?state=TX").content.decode()
+    total = re.search(r'<span class="total" id="lead-total"([^>]*)>(.*?)</span>', page)
+    assert 'hx-get="/admin/crm/leads/count/?state=TX&amp;sort=-created"' in total.group(1)
+    assert re.match(r"about [\d,]+ leads? <abbr", total.group(2))
+    assert "the exact count follows" in total.group(2)
+    counted = staff_client.get("/admin/crm/leads/count/?state=TX").content.decode()
+    assert counted == '<span class="total" id="lead-total">52 leads</span>'

@@ -3,7 +3,14 @@ count request (crm:lead-count)."""
 
 import pytest
 
-from crm.queries import COUNT_CAP, HEAP_COUNT_MAX, _count_inline, _index_only, lead_count_plan
+from crm.queries import (
+    COUNT_CAP,
+    HEAP_COUNT_MAX,
+    INDEX_COUNT_MAX,
+    _count_inline,
+    _index_only,
+    lead_count_plan,
+)
 from crm.services import business_create
 
 
@@ -21,9 +28,11 @@ def test_only_index_only_scans_count_as_index_only():
     ("found", "inline"),
     [
         (None, True),  # SQLite: no estimate, small databases
-        ((5_000, True), True),  # an index-only count is cheap
+        ((INDEX_COUNT_MAX, True), True),  # a small index-only count is cheap
+        ((5_000, True), False),  # thousands of index entries: counted lazily
         ((5_000, False), False),  # thousands of heap rows: counted lazily
         ((HEAP_COUNT_MAX, False), True),
+        ((HEAP_COUNT_MAX + 1, False), False),
         ((COUNT_CAP * 10, True), False),  # far above the cap: the estimate is shown
     ],
 )
