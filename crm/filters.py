@@ -243,8 +243,9 @@ def _field_copy(field: forms.Field) -> forms.Field:
     widget = copy.copy(field.widget)
     widget.attrs = dict(field.widget.attrs)
     if isinstance(field, forms.ChoiceField):
-        copied._choices = list(field._choices)
-        widget.choices = list(field.widget.choices)
+        # Past the `choices` setters, which normalize the choices all over again.
+        copied._choices = copy.copy(field._choices)
+        widget._choices = copy.copy(field.widget._choices)
     copied.widget = widget
     copied.error_messages = dict(field.error_messages)
     copied.validators = list(field.validators)
