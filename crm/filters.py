@@ -8,7 +8,6 @@ same thing everywhere. Use `lead_filterset(params, user=…)`; check `.is_valid(
 
 from __future__ import annotations
 
-import copy
 import re
 from datetime import datetime, time
 
@@ -221,7 +220,7 @@ class FilterCopies(dict):
     def __deepcopy__(self, memo):
         copies = {}
         for name, original in self.items():
-            copied = copy.copy(original)
+            copied = _shallow(original)
             if copied._method is not None:
                 copied.method = copied._method  # a FilterMethod bound to the copy
             copies[name] = copied
@@ -238,14 +237,28 @@ class FieldCopies(dict):
         return {name: _field_copy(field) for name, field in self.items()}
 
 
+def _shallow(obj):
+    """copy.copy for a plain object (no __slots__, no __copy__), at a tenth of its cost."""
+    copied = object.__new__(type(obj))
+    copied.__dict__.update(obj.__dict__)
+    return copied
+
+
 def _field_copy(field: forms.Field) -> forms.Field:
-    copied = copy.copy(field)
-    widget = copy.copy(field.widget)
+    copied = _shallow(field)
+    widget = _shallow(field.widget)
     widget.attrs = dict(field.widget.attrs)
     if isinstance(field, forms.ChoiceField):
-        # Past the `choices` setters, which normalize the choices all over again.
-        copied._choices = copy.copy(field._choices)
-        widget._choices = copy.copy(field.widget._choices)
+        # Past the `choices` setters, which normalize the choices all over again; a
+        # django-filter ChoiceIterator is re-pointed at the copy.
+        choices = field._choices
+        if isinstance(choices, list):
+            choices = list(choices)
+        else:
+            choices = _shallow(choices)
+            if getattr(choices, "field", None) is field:
+                choices.field = copied
+        copied._choices = widget._choices = choices
     copied.widget = widget
     copied.error_messages = dict(field.error_messages)
     copied.validators = list(field.validators)
