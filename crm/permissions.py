@@ -34,8 +34,14 @@ def can_edit(user) -> bool:
     cached = getattr(user, "_wm_is_sales", None)
     if cached is None:
         cached = user.groups.filter(name=SALES_GROUP).exists()
-        user._wm_is_sales = cached
+        remember_sales(user, cached)
     return cached
+
+
+def remember_sales(user, is_sales: bool) -> None:
+    """Keep the sales-group check on the user object for this request (webmagic.auth reads
+    it together with the user)."""
+    user._wm_is_sales = is_sales
 
 
 def can_admin(user) -> bool:

@@ -159,6 +159,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/admin/crm/"
 LOGOUT_REDIRECT_URL = "login"
+# Django's model backend and database sessions, each reading its row with one plain query
+# (webmagic/auth.py, webmagic/sessions.py): they run on every staff request.
+AUTHENTICATION_BACKENDS = ["webmagic.auth.StaffBackend"]
+SESSION_ENGINE = "webmagic.sessions"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
