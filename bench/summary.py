@@ -40,6 +40,12 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
              _ratio(fp["full_page"]["median_ms"], fp["admin_changelist"]["median_ms"]),
              "< 20 ms; ≤ 0.1× (10× faster)"),
         ]  # fmt: skip
+        if fp.get("count_request"):
+            both = fp["full_page"]["median_ms"] + fp["count_request"]["median_ms"]
+            out.append(
+                (f"{label}: full page + its lazy count request",
+                 f"{both:.1f} ms", f"count request {_ms(fp['count_request'])}", "—", "< 20 ms")
+            )  # fmt: skip
     if "deep_page" in lt:
         dp = lt["deep_page"]
         out.append(
