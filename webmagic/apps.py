@@ -6,3 +6,8 @@ class WebmagicConfig(AppConfig):
 
     name = "webmagic"
     verbose_name = "WebMagic"
+
+    def ready(self) -> None:
+        from webmagic import db
+
+        db.connect()
