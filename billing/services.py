@@ -22,6 +22,7 @@ from billing.queries import format_money
 from campaigns.models import Message
 from crm.lifecycle import business_advance, lead_event_add
 from crm.models import Business, ContactStatus, EventSource, LeadEventKind
+from crm.normalize import is_digits
 from sites.models import Site, SiteStatus
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def message_from_request(request: HttpRequest, business_id: int) -> Message | No
     raw = request.session.get(MESSAGE_SESSION_KEY) or request.COOKIES.get(MESSAGE_SESSION_KEY)
     if raw not in (None, ""):
         raw = str(raw)[:64]
-        found = qs.filter(pk=int(raw)).first() if raw.isdigit() else qs.filter(token=raw).first()
+        found = qs.filter(pk=int(raw)).first() if is_digits(raw) else qs.filter(token=raw).first()
         if found is not None:
             return found
     since = timezone.now() - timedelta(days=ATTRIBUTION_DAYS)

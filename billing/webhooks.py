@@ -49,6 +49,7 @@ from crm.models import (
     ProviderEventStatus,
     WebsiteStatus,
 )
+from crm.normalize import is_digits
 from sites.lifecycle import site_activate, site_set_subscription_status
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def _find_checkout(payload: dict) -> Checkout | None:
         if found:
             return found
     ours = _get(payload, "checkout", "metadata", "wm_checkout")
-    if ours and str(ours).isdigit():
+    if ours and is_digits(str(ours)):
         return Checkout.objects.filter(pk=int(ours)).first()
     return None
 

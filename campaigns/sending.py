@@ -31,7 +31,7 @@ from campaigns.sms import SmsSendError, send_sms
 from campaigns.suppression import is_suppressed
 from crm.lifecycle import business_record_contact, lead_event_add
 from crm.models import Business, ContactStatus, EventSource, LeadEventKind
-from crm.normalize import phone_e164
+from crm.normalize import is_digits, phone_e164
 from sites.models import Site, SiteStatus
 
 logger = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ def unsubscribe_unsign(token: str) -> tuple[int, str] | None:
     except signing.BadSignature:
         return None
     pk, _, channel = value.partition(".")
-    if not pk.isdigit() or channel not in Channel.values:
+    if not is_digits(pk) or channel not in Channel.values:
         return None
     return int(pk), channel
 

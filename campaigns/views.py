@@ -24,6 +24,7 @@ from campaigns.suppression import suppression_add
 from crm.filters import lead_filterset
 from crm.lifecycle import business_opt_out
 from crm.models import Business, EventSource
+from crm.normalize import is_digits
 from crm.permissions import can_edit, editor_required, staff_required
 from sites.models import Site, SiteStatus
 
@@ -32,7 +33,7 @@ def _ids(params) -> list[int]:
     """The explicit selection; "select all matching" (`all=1`) means the filter instead."""
     if params.get("all") == "1":
         return []
-    return sorted({int(v) for v in params.getlist("ids") if str(v).isdigit()})
+    return sorted({int(v) for v in params.getlist("ids") if is_digits(str(v))})
 
 
 def _audience_from(params) -> tuple[str, list[int]]:

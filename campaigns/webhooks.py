@@ -41,6 +41,7 @@ from campaigns.suppression import suppression_add
 from crm import inbox
 from crm.lifecycle import business_opt_out, lead_event_add
 from crm.models import ContactStatus, EventSource, LeadEventKind, Provider, ProviderEvent
+from crm.normalize import is_digits
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def _params(request: HttpRequest) -> dict[str, Any]:
 
 def dlr_time(raw: str | None) -> datetime | None:
     """Twilio's RawDlrDoneDate (YYMMDDhhmm, UTC): when the carrier reported the outcome."""
-    if not raw or len(raw) != 10 or not raw.isdigit():
+    if not raw or len(raw) != 10 or not is_digits(raw):
         return None
     try:
         return datetime.strptime(raw, "%y%m%d%H%M").replace(tzinfo=UTC)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from crm.lifecycle import statuses_reached
 from crm.models import Business, ContactStatus, WebsiteKind, WebsiteStatus
+from crm.normalize import is_digits
 
 YES_NO = (("yes", "Yes"), ("no", "No"))
 # Larger numbers cannot be stored (ids are bigint, counts int): refuse them as invalid
@@ -70,7 +71,7 @@ class OwnerField(forms.CharField):
             return None
         if value in ("me", "none"):
             return value
-        if not str(value).isdigit() or int(value) > MAX_ID:
+        if not is_digits(str(value)) or int(value) > MAX_ID:
             raise forms.ValidationError("Use 'me', 'none' or a user id.")
         return int(value)
 

@@ -15,6 +15,11 @@ _NANP_WRITTEN = re.compile(r"\+?[\d\s().-]+")
 _NON_DIGITS = re.compile(r"\D")
 
 
+def is_digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' and other digits int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _nanp_e164(raw: str) -> str | None:
     """The E.164 form of a plainly written US number (10 digits, or 11 starting with the
     country code 1; area codes start 2–9), or None to let libphonenumber decide: the same

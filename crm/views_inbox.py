@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm import inbox
 from crm.models import Provider, ProviderEvent, ProviderEventStatus
+from crm.normalize import is_digits
 from crm.permissions import can_admin, staff_required, superuser_required
 
 Status = ProviderEventStatus
@@ -40,7 +41,7 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
     `?raw=<id>` returns one event's raw payload (htmx fragment, or the page with it open)."""
     raw_id = request.GET.get("raw", "")
     if raw_id:
-        if not raw_id.isdigit():
+        if not is_digits(raw_id):
             return HttpResponse("raw must be an event id", status=400)
         event = get_object_or_404(ProviderEvent, pk=int(raw_id))
         context = {"event": event, "raw": json.dumps(event.payload, indent=2, sort_keys=True)}
@@ -60,7 +61,7 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
         if provider not in Provider.values:
             return HttpResponse(f"unknown provider {provider!r}", status=400)
         qs = qs.filter(provider=provider)
-    if (business := request.GET.get("business", "")).isdigit():
+    if is_digits(business := request.GET.get("business", "")):
         qs = qs.filter(business_id=int(business))
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(

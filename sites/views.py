@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from crm.filters import lead_filterset
 from crm.models import Business
+from crm.normalize import is_digits
 from crm.permissions import editor_required, is_staff
 from sites.builder import SelectionTooLarge, site_render, sites_generate_for
 from sites.models import Site, SiteStatus
@@ -116,7 +117,7 @@ def generate(request: HttpRequest) -> HttpResponse:
         raw_ids = [v for v in request.POST.getlist("ids") if v.strip()]
         if not raw_ids:
             return _bad_request(request, "Select at least one lead (or all matching leads).")
-        if not all(v.strip().isdigit() for v in raw_ids) or len(raw_ids) > 10_000:
+        if not all(is_digits(v.strip()) for v in raw_ids) or len(raw_ids) > 10_000:
             return _bad_request(request, "Lead ids must be whole numbers (at most 10,000).")
         ids = {int(v) for v in raw_ids}
         found = set(Business.objects.filter(pk__in=ids).values_list("pk", flat=True))

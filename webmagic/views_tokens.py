@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.models import ApiToken
+from crm.normalize import is_digits
 from crm.permissions import superuser_required
 from crm.tokens import token_create, token_revoke
 
@@ -27,7 +28,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = {"name": request.POST.get("name", ""), "user": request.POST.get("user", "")}
         owner = None
-        if form["user"].isdigit():
+        if is_digits(form["user"]):
             owner = _staff_users().filter(pk=int(form["user"])).first()
         if owner is None:
             errors.append("Choose an active staff user for the token.")

@@ -26,6 +26,7 @@ from crm.filters import FILTER_NAMES, MAX_ID, active_filters, lead_filterset
 from crm.forms import BulkAssignForm, BulkStatusForm, SavedViewForm
 from crm.lifecycle import LifecycleError, business_set_status
 from crm.models import Business, ContactStatus, SavedView
+from crm.normalize import is_digits
 from crm.permissions import can_edit, editor_required, staff_required
 from crm.queries import (
     BadCursor,
@@ -73,7 +74,7 @@ def _lead_table_context(request: HttpRequest, filterset, *, with_count: bool = T
         errors = {"page": [str(exc)]}
     params["sort"] = page.sort
     page_no = request.GET.get("p", "1")
-    page_no = int(page_no) if page_no.isdigit() and int(page_no) > 0 else 1
+    page_no = int(page_no) if is_digits(page_no) and int(page_no) > 0 else 1
     return {
         "page": page,
         "rows": page.rows,
@@ -158,7 +159,7 @@ def leads_selected(request: HttpRequest, data: QueryDict) -> QuerySet:
     raw = data.getlist("ids")
     if not raw:
         raise SelectionError("Select at least one lead.")
-    if not all(v.isdigit() and int(v) <= MAX_ID for v in raw):
+    if not all(is_digits(v) and int(v) <= MAX_ID for v in raw):
         raise SelectionError("Lead ids must be numbers.")
     return Business.objects.filter(pk__in=[int(v) for v in raw])
 

@@ -77,7 +77,12 @@ def test_date_ranges_are_whole_days(leads):
 
 @pytest.mark.parametrize(
     "params",
-    [{"contact_status": ["delighted"]}, {"min_rating": "9"}, {"created_after": "yesterday"}],
+    [
+        {"contact_status": ["delighted"]},
+        {"min_rating": "9"},
+        {"created_after": "yesterday"},
+        {"owner": "²"},  # str.isdigit() says yes, int() says no
+    ],
 )
 def test_invalid_values_are_errors_not_silently_dropped(params, leads):
     fs = lead_filterset(params)

@@ -418,3 +418,15 @@ def test_a_full_page_whose_count_is_not_cheap_shows_the_estimate_and_asks_for_th
     assert "the exact count follows" in total.group(2)
     counted = staff_client.get("/admin/crm/leads/count/?state=TX").content.decode()
     assert counted == '<span class="total" id="lead-total">52 leads</span>'
+
+
+@pytest.mark.django_db
+def test_unicode_digits_in_page_numbers_and_ids_are_refused_not_a_500(sales_client):
+    make_leads(2)
+    assert sales_client.get("/admin/crm/leads/?p=%C2%B2&owner=%C2%B2").status_code == 200
+    response = sales_client.post(
+        "/admin/crm/leads/bulk/status/", {"ids": ["²"], "to_status": "emailed"}
+    )
+    assert response.status_code == 302
+    assert "Lead ids must be numbers." in sales_client.get(response["Location"]).content.decode()
+    assert not Business.objects.exclude(contact_status="pending").exists()
