@@ -65,14 +65,10 @@ class BulkAssignForm(forms.Form):
         queryset=None, required=False, empty_label="— nobody —", label="Assign to"
     )
 
-    def __init__(self, *args, staff: list | None = None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields["to_owner"]
-        field.queryset = staff_users()  # what a submitted choice is checked against
-        if staff is not None:  # already fetched by the page: the menu renders from it
-            field.widget.choices = [("", field.empty_label)] + [
-                (user.pk, str(user)) for user in staff
-            ]
+        # What a submitted choice is checked against (the page's menu lists crm.sidebar's).
+        self.fields["to_owner"].queryset = staff_users()
 
 
 class SavedViewForm(forms.ModelForm):

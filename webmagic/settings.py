@@ -212,8 +212,9 @@ else:
     Q_CLUSTER["orm"] = "default"
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured("Q_RETRY must be greater than Q_TIMEOUT")
-# The cache holds per-client rate-limit counters (the purchase button): with REDIS_URL every
-# web process shares them; without it each process counts on its own.
+# The cache holds per-client rate-limit counters (the purchase button) and the staff pages'
+# read-mostly lists (crm.memo): with REDIS_URL every web process shares them; without it
+# each process keeps its own (cached lists then expire within a minute).
 if REDIS_URL:
     CACHES = {
         "default": {
