@@ -21,7 +21,7 @@ from campaigns.models import Campaign, CampaignStatus, Channel, Message, Message
 from campaigns.results import campaign_list_qs, campaign_recipients, campaign_results
 from campaigns.sending import REASONS, Rendered, render_message, unsubscribe_unsign
 from campaigns.suppression import suppression_add
-from crm.filters import lead_filterset
+from crm.filters import FILTER_NAMES, lead_filterset
 from crm.lifecycle import business_opt_out
 from crm.models import Business, EventSource
 from crm.normalize import is_digits
@@ -81,6 +81,8 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 @editor_required
 @require_http_methods(["GET", "POST"])
 def campaign_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and request.POST.get("audience") == "1":
+        return _builder_for_audience(request)
     params = request.POST if request.method == "POST" else request.GET
     filterset = lead_filterset(params if request.method == "GET" else request.POST)
     ids = _ids(params)
@@ -136,6 +138,22 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
             initial["channel"] = request.GET["channel"]
         form = CampaignForm(initial=initial)
     return _builder(request, form, filterset, ids, params)
+
+
+def _builder_for_audience(request: HttpRequest) -> HttpResponse:
+    """The lead table's "Start campaign" posts its selection (a GET would put the bulk
+    form's CSRF token in the URL); the builder opens on a plain URL of that audience."""
+    query = QueryDict(mutable=True)
+    for name in (*FILTER_NAMES, "all"):
+        values = [v for v in request.POST.getlist(name) if v != ""]
+        if values:
+            query.setlist(name, values)
+    ids = _ids(request.POST)
+    if ids:
+        query.setlist("ids", [str(pk) for pk in ids])
+    response = redirect(f"{request.path}?{query.urlencode()}")
+    response.status_code = 303
+    return response
 
 
 def _form_key(value: str | None) -> str | None:

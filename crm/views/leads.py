@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from crm.filters import FILTER_NAMES, MAX_ID, active_filters, lead_filterset
@@ -312,10 +312,12 @@ def _csv_rows(qs: QuerySet):
 
 
 @staff_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def lead_export(request: HttpRequest) -> HttpResponse:
-    """Streams the filtered (or selected) leads with statuses and engagement dates."""
-    data = request.GET
+    """Streams the filtered (or selected) leads with statuses and engagement dates. The lead
+    table's bulk form posts here (a GET would put its CSRF token in the URL); a plain GET
+    link with the filter parameters works too."""
+    data = request.POST if request.method == "POST" else request.GET
     try:
         if data.getlist("ids") and data.get("all") != "1":
             qs = leads_selected(request, data)

@@ -1,6 +1,8 @@
 """Campaign pages: builder (GET with filters or ids, live preview fragment, POST start /
 test / draft), list, results with progress polling, actions and roles."""
 
+import re
+
 import pytest
 from django.core import mail
 
@@ -192,6 +194,30 @@ def test_lead_table_bulk_form_with_select_all_matching_uses_the_filter(client, s
     )
     html = response.content.decode()
     assert "selected lead" not in html and 'id="eligible-count">2<' in html
+
+
+def test_start_campaign_from_the_lead_table_posts_and_opens_a_clean_builder_url(sales_user, leads):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(sales_user)
+    page = client.get("/admin/crm/leads/?city=Austin").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert 'formmethod="get"' not in page  # no bulk button puts the token in a URL
+    form = {"city": "Austin", "ids": [str(leads[1].pk), str(leads[0].pk)], "to_status": "x"}
+    assert client.post("/admin/crm/campaigns/new/", {**form, "audience": "1"}).status_code == 403
+    response = client.post(
+        "/admin/crm/campaigns/new/",
+        {**form, "audience": "1", "next": "/admin/crm/leads/", "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 303
+    ids = sorted([leads[0].pk, leads[1].pk])
+    assert response["Location"] == (
+        f"/admin/crm/campaigns/new/?city=Austin&ids={ids[0]}&ids={ids[1]}"
+    )
+    assert not Campaign.objects.exists()
+    builder = client.get(response["Location"]).content.decode()
+    assert 'id="eligible-count">2<' in builder
 
 
 def test_campaign_list_and_results_pages_use_a_bounded_number_of_queries(

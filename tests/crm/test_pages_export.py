@@ -87,3 +87,19 @@ def test_export_with_an_invalid_filter_is_a_clear_400(staff_client):
     response = staff_client.get("/admin/crm/leads/export.csv?min_score=high")
     assert response.status_code == 400
     assert b"Invalid filter" in response.content
+
+
+@pytest.mark.django_db
+def test_the_lead_tables_export_button_posts_with_the_csrf_token(staff_user):
+    from django.test import Client
+
+    business_create(data={"name": "Austin Co", "city": "Austin"}, source="t")
+    business_create(data={"name": "Dallas Co", "city": "Dallas"}, source="t")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    page = client.get("/admin/crm/leads/?city=Austin").content.decode()
+    token = page.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    form = {"city": "Austin", "all": "1", "export": "1"}
+    assert client.post("/admin/crm/leads/export.csv", form).status_code == 403
+    response = client.post("/admin/crm/leads/export.csv", {**form, "csrfmiddlewaretoken": token})
+    assert [r["name"] for r in read_csv(response)] == ["Austin Co"]
