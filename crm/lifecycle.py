@@ -415,7 +415,9 @@ def business_advance_website(
     **links: Any,
 ) -> Change | None:
     """Move website_status forward (none → generating → generated → deployed → sold;
-    archived from anything but sold). Returns the change or None."""
+    archived from anything but sold). `generating` also leaves `archived`: a new site is
+    being generated for an archived lead (only site generation starts it). Returns the
+    change or None."""
     _check(to, WEBSITE_RANK, "website_status")
     pk = _pk(business)
     at = at or timezone.now()
@@ -424,7 +426,8 @@ def business_advance_website(
             old = Business.objects.filter(pk=pk).values_list("website_status", flat=True).first()
             if old is None:
                 raise Business.DoesNotExist(f"Business {pk} does not exist")
-            if WEBSITE_RANK[old] >= WEBSITE_RANK[to]:
+            reopened = old == WS.ARCHIVED and to == WS.GENERATING
+            if WEBSITE_RANK[old] >= WEBSITE_RANK[to] and not reopened:
                 return None
             if Business.objects.filter(pk=pk, website_status=old).update(
                 website_status=to, website_status_changed_at=at, updated_at=timezone.now()

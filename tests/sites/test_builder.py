@@ -322,3 +322,18 @@ def test_content_of_the_wrong_shape_still_renders_a_page():
     html = site_render(site)
     assert "Shapeless" in html and "Cuts" in html and "Colour" in html
     assert "Your business" in site_render(broken)
+
+
+def test_generating_a_site_for_an_archived_lead_brings_its_website_status_back(
+    business, staff_user
+):
+    generate_site(business)
+    business_set_status(business=business, actor=staff_user, website_status="archived")
+    generate_site(business)
+    business.refresh_from_db()
+    assert business.website_status == WebsiteStatus.GENERATED
+    moves = LeadEvent.objects.filter(business=business, kind=LeadEventKind.WEBSITE_STATUS)
+    assert list(moves.order_by("at", "id").values_list("data__new", flat=True))[-2:] == [
+        "generating",
+        "generated",
+    ]
