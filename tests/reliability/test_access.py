@@ -165,8 +165,14 @@ def test_every_api_endpoint_refuses_anonymous_and_non_staff(world, nonstaff, who
 
 
 # POSTs a viewer may make: reads that take a body (audience previews, the campaign list,
-# which ignores the method) and marking replies read (reading state, no lead data).
-VIEWER_POST_OK = ("/admin/crm/campaigns/", "/admin/crm/replies/read/", "/crm/campaigns/preview")
+# which ignores the method, the CSV export the lead table's bulk form posts) and marking
+# replies read (reading state, no lead data).
+VIEWER_POST_OK = (
+    "/admin/crm/campaigns/",
+    "/admin/crm/leads/export.csv",
+    "/admin/crm/replies/read/",
+    "/crm/campaigns/preview",
+)
 
 
 def test_a_viewer_can_read_but_every_write_is_refused(world, viewer_user):
