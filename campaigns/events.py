@@ -19,7 +19,10 @@ import json
 import logging
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -243,6 +246,19 @@ TRACKED = {
 }
 
 
+def _our_click_link(url: str) -> bool:
+    """A link that goes through our own click tracker (campaigns:track-click, on
+    PUBLIC_BASE_URL). With SES click tracking on, SES wraps it again and reports the same
+    click: our view already counted it, bots and staff excluded."""
+    parts = urlsplit(url)
+    if parts.netloc.lower() != urlsplit(settings.PUBLIC_BASE_URL).netloc.lower():
+        return False
+    try:
+        return resolve(parts.path).view_name == "campaigns:track-click"
+    except Resolver404:
+        return False
+
+
 def apply_tracking(event: ProviderEventModel) -> None:
     p = event.payload
     etype = p.get("event_type")
@@ -251,6 +267,8 @@ def apply_tracking(event: ProviderEventModel) -> None:
         raise inbox.Ignored(f"nothing to apply for {etype!r}")
     if not message_id:
         raise inbox.Ignored(f"{etype} event without a message id")
+    if etype == "clicked" and _our_click_link(p.get("click_url") or ""):
+        raise inbox.Ignored("a click on our own tracked link: its /c/ view counted it")
     at = event.occurred_at or event.received_at
     # First attempt at a tracking mark: finding the message and marking it is one statement.
     marked = TRACKED.get(etype) if event.attempts <= 1 else None

@@ -14,6 +14,7 @@ from campaigns.models import Message, Suppression
 from crm import inbox
 from crm.lifecycle import business_advance
 from crm.models import Business, LeadEvent, ProviderEvent
+from sites.builder import generate_site
 from tests.campaigns.events_helpers import (
     SES_MESSAGE_ID,
     lead,
@@ -158,6 +159,31 @@ def test_click_sets_clicked_and_the_lead_clicked(client):
     assert recipient.contact_status == "clicked"
     row = LeadEvent.objects.get(business=recipient, kind="clicked")
     assert row.data["url"] == "https://docs.aws.amazon.com/ses/latest/DeveloperGuide/"
+
+
+def test_ses_reporting_a_click_on_our_own_tracked_link_does_not_count_it_twice(client):
+    recipient = lead(email="recipient@example.com", name="Recipient Co")
+    message = sent_message(recipient, provider_id=ses_message_id("ses_open.json"))
+    Message.objects.filter(pk=message.pk).update(token="tok-own-link")
+    generate_site(recipient)
+    # The human click: our /c/ view counts it and shows the preview site.
+    assert client.get("/c/tok-own-link/", HTTP_USER_AGENT="Mozilla/5.0").status_code == 302
+
+    def our_link(ses):
+        ses["click"]["link"] = "https://crm.example.com/c/tok-own-link/"
+
+    body, sns_id = ses_sample("ses_click.json", mutate=our_link)
+    assert post_ses(client, body, sns_id).status_code == 200
+    _reload(recipient, message)
+    assert message.clicked_count == 1
+    assert LeadEvent.objects.filter(business=recipient, kind="clicked").count() == 1
+    stored = ProviderEvent.objects.get(event_id__contains=sns_id)
+    assert stored.status == "ignored" and "our own tracked link" in stored.error
+    # Any other link SES reports is a click of its own.
+    body, sns_id = ses_sample("ses_click.json")
+    post_ses(client, body, sns_id)
+    _reload(message)
+    assert message.clicked_count == 2
 
 
 def test_late_delivery_after_open_keeps_the_lead_opened_and_fills_delivered_at(client):
