@@ -246,17 +246,25 @@ TRACKED = {
 }
 
 
-def _our_click_link(url: str) -> bool:
-    """A link that goes through our own click tracker (campaigns:track-click, on
-    PUBLIC_BASE_URL). With SES click tracking on, SES wraps it again and reports the same
-    click: our view already counted it, bots and staff excluded."""
+# Our own links whose clicks SES's click tracking must not count, and why.
+OWN_LINKS = {
+    # its view counts the click itself, leaving out bots and staff
+    "campaigns:track-click": "a click on our own tracked link: its /c/ view counted it",
+    # asking to stop is no engagement (and mail scanners open every link)
+    "campaigns:unsubscribe": "a click on the unsubscribe link is not engagement",
+}
+
+
+def _own_link(url: str) -> str | None:
+    """Why SES's report of a click on `url` is ignored, when `url` is one of OWN_LINKS on
+    PUBLIC_BASE_URL (SES wraps every link of a mail when its click tracking is on)."""
     parts = urlsplit(url)
     if parts.netloc.lower() != urlsplit(settings.PUBLIC_BASE_URL).netloc.lower():
-        return False
+        return None
     try:
-        return resolve(parts.path).view_name == "campaigns:track-click"
+        return OWN_LINKS.get(resolve(parts.path).view_name)
     except Resolver404:
-        return False
+        return None
 
 
 def apply_tracking(event: ProviderEventModel) -> None:
@@ -267,8 +275,8 @@ def apply_tracking(event: ProviderEventModel) -> None:
         raise inbox.Ignored(f"nothing to apply for {etype!r}")
     if not message_id:
         raise inbox.Ignored(f"{etype} event without a message id")
-    if etype == "clicked" and _our_click_link(p.get("click_url") or ""):
-        raise inbox.Ignored("a click on our own tracked link: its /c/ view counted it")
+    if etype == "clicked" and (own := _own_link(p.get("click_url") or "")):
+        raise inbox.Ignored(own)
     at = event.occurred_at or event.received_at
     # First attempt at a tracking mark: finding the message and marking it is one statement.
     marked = TRACKED.get(etype) if event.attempts <= 1 else None

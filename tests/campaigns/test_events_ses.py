@@ -161,7 +161,7 @@ def test_click_sets_clicked_and_the_lead_clicked(client):
     assert row.data["url"] == "https://docs.aws.amazon.com/ses/latest/DeveloperGuide/"
 
 
-def test_ses_reporting_a_click_on_our_own_tracked_link_does_not_count_it_twice(client):
+def test_ses_clicks_on_our_own_tracked_and_unsubscribe_links_are_not_counted(client):
     recipient = lead(email="recipient@example.com", name="Recipient Co")
     message = sent_message(recipient, provider_id=ses_message_id("ses_open.json"))
     Message.objects.filter(pk=message.pk).update(token="tok-own-link")
@@ -179,6 +179,15 @@ def test_ses_reporting_a_click_on_our_own_tracked_link_does_not_count_it_twice(c
     assert LeadEvent.objects.filter(business=recipient, kind="clicked").count() == 1
     stored = ProviderEvent.objects.get(event_id__contains=sns_id)
     assert stored.status == "ignored" and "our own tracked link" in stored.error
+    # Nor is a click on the unsubscribe link engagement.
+    body, sns_id = ses_sample(
+        "ses_click.json",
+        mutate=lambda ses: ses["click"].update(link="https://crm.example.com/u/tok-own-link/"),
+    )
+    assert post_ses(client, body, sns_id).status_code == 200
+    _reload(message)
+    assert message.clicked_count == 1
+    assert "unsubscribe" in ProviderEvent.objects.get(event_id__contains=sns_id).error
     # Any other link SES reports is a click of its own.
     body, sns_id = ses_sample("ses_click.json")
     post_ses(client, body, sns_id)
