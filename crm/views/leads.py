@@ -133,7 +133,12 @@ def lead_count(request: HttpRequest) -> HttpResponse:
         label = f"more than {n - 1:,} leads"  # n is the cap + 1
     else:
         label = f"{n:,} lead{'s' if n != 1 else ''}"
-    return HttpResponse(f'<span class="total" id="lead-total">{label}</span>')
+    # The "Select all N matching" label learns the exact number too (an htmx out-of-band swap).
+    exact = "" if is_estimate or capped else f"{n:,} "
+    return HttpResponse(
+        f'<span class="total" id="lead-total">{label}</span>'
+        f'<span id="select-all-count" hx-swap-oob="true">{exact}</span>'
+    )
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:

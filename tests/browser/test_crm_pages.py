@@ -134,3 +134,24 @@ def test_login_page_and_redirect(page, live_server, staff_user):
     page.fill("input[name=password]", "pw-staff-123")
     page.click("form button[type=submit]")
     page.wait_for_url("**/admin/crm/leads/?city=Austin")
+
+
+def test_a_filter_change_fetches_its_total_and_the_select_all_label_follows(
+    page, live_server, sales_user
+):
+    for i in range(55):
+        business_create(
+            data={"name": f"Waco Roofer {i}", "city": "Waco", "state": "TX"}, source="test"
+        )
+    login(page, live_server, sales_user)
+    page.goto(f"{live_server.url}/admin/crm/leads/")
+    page.evaluate("window.__noReload = true")
+    page.locator("details.group", has_text="Place").evaluate("d => d.open = true")
+    page.fill("#id_city", "Waco")
+    with page.expect_response(lambda r: "/admin/crm/leads/count/" in r.url):
+        page.locator("#id_city").dispatch_event("change")
+    # The fragment came without a total (a full first page); the lazy count filled it in,
+    # and its out-of-band part the "Select all N matching" label.
+    page.locator("#lead-total", has_text="55 leads").wait_for()
+    page.locator("#select-all-count", has_text="55").wait_for()
+    assert page.evaluate("window.__noReload") is True

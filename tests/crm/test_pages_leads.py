@@ -417,7 +417,11 @@ def test_a_full_page_whose_count_is_not_cheap_shows_the_estimate_and_asks_for_th
     assert re.match(r"about [\d,]+ leads? <abbr", total.group(2))
     assert "the exact count follows" in total.group(2)
     counted = staff_client.get("/admin/crm/leads/count/?state=TX").content.decode()
-    assert counted == '<span class="total" id="lead-total">52 leads</span>'
+    assert counted == (
+        '<span class="total" id="lead-total">52 leads</span>'
+        '<span id="select-all-count" hx-swap-oob="true">52 </span>'
+    )
+    assert '<span id="select-all-count"></span>matching this filter' in page
 
 
 @pytest.mark.django_db
