@@ -27,13 +27,15 @@ class StaffBackend(ModelBackend):
         connection = connections[using]
         qn = connection.ops.quote_name
         fields = model._meta.concrete_fields
-        memberships = model._meta.get_field("groups").remote_field.through._meta
+        groups = model._meta.get_field("groups")  # the membership table and its two columns
+        member, group = qn(groups.m2m_column_name()), qn(groups.m2m_reverse_name())
+        user_pk, group_pk = qn(model._meta.pk.column), qn(Group._meta.pk.column)
         columns = ", ".join(f"u.{qn(f.column)}" for f in fields)
         sql = (
-            f"SELECT {columns}, EXISTS (SELECT 1 FROM {qn(memberships.db_table)} m "
-            f"JOIN {qn(Group._meta.db_table)} g ON g.{qn('id')} = m.{qn('group_id')} "
-            f"WHERE m.{qn('user_id')} = u.{qn(model._meta.pk.column)} AND g.{qn('name')} = %s) "
-            f"FROM {qn(model._meta.db_table)} u WHERE u.{qn(model._meta.pk.column)} = %s"
+            f"SELECT {columns}, EXISTS (SELECT 1 FROM {qn(groups.m2m_db_table())} m "
+            f"JOIN {qn(Group._meta.db_table)} g ON g.{group_pk} = m.{group} "
+            f"WHERE m.{member} = u.{user_pk} AND g.{qn('name')} = %s) "
+            f"FROM {qn(model._meta.db_table)} u WHERE u.{user_pk} = %s"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [SALES_GROUP, pk])
