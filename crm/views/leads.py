@@ -30,6 +30,7 @@ from crm.normalize import is_digits
 from crm.permissions import can_edit, editor_required, staff_required
 from crm.queries import (
     BadCursor,
+    LeadPage,
     lead_page,
     lead_total,
 )
@@ -124,21 +125,10 @@ def lead_count(request: HttpRequest) -> HttpResponse:
     if not filterset.is_valid():
         return HttpResponseBadRequest("Invalid filter", content_type="text/plain")
     n, is_estimate, capped = lead_total(filterset.qs)
-    if is_estimate:
-        label = (
-            f"about {n:,} leads <abbr title=\"PostgreSQL's estimate: an exact count of this "
-            'many rows would slow every page">(estimate)</abbr>'
-        )
-    elif capped:
-        label = f"more than {n - 1:,} leads"  # n is the cap + 1
-    else:
-        label = f"{n:,} lead{'s' if n != 1 else ''}"
-    # The "Select all N matching" label learns the exact number too (an htmx out-of-band swap).
-    exact = "" if is_estimate or capped else f"{n:,} "
-    return HttpResponse(
-        f'<span class="total" id="lead-total">{label}</span>'
-        f'<span id="select-all-count" hx-swap-oob="true">{exact}</span>'
-    )
+    page = LeadPage(rows=[], sort="", total=n, total_is_estimate=is_estimate, total_capped=capped)
+    # The page's own total label, and (an htmx out-of-band swap) its "Select all N matching".
+    template = loader.get_template("crm/lead_list.html#lead-total")
+    return HttpResponse(template.render({"page": page, "oob": True}))
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
