@@ -164,11 +164,15 @@ def lead_pager(querystring: str, page, page_no: int) -> SafeString:
 @register.simple_tag
 def options(choices) -> SafeString:
     """`<option>`s for (value, label) pairs, none selected."""
-    return mark_safe(  # noqa: S308 - values and labels are escaped
-        "".join(
-            f'<option value="{_escape(value)}">{_escape(label)}</option>'
-            for value, label in choices
-        )
+    return mark_safe(_options(choices))  # noqa: S308 - values and labels are escaped
+
+
+def _options(choices, current: str | None = None) -> str:
+    """Escaped `<option>`s; the one whose value is `current` selected."""
+    return "".join(
+        f'<option value="{_escape(value)}"{" selected" if str(value) == current else ""}>'
+        f"{_escape(label)}</option>"
+        for value, label in choices
     )
 
 
@@ -384,12 +388,7 @@ def _sidebar_control(form, name: str, kind: str, lookups: dict) -> str:
             choices = [("", "Any"), *lookups["campaigns"]]
         else:
             choices = [("", "Any"), *(c for c in field.choices if c[0])]
-        options = "".join(
-            f'<option value="{_escape(option)}"{" selected" if str(option) == current else ""}>'
-            f"{_escape(label)}</option>"
-            for option, label in choices
-        )
-        return f'<select name="{name}" id="{field_id}">{options}</select>'
+        return f'<select name="{name}" id="{field_id}">{_options(choices, current)}</select>'
     attrs = {**field.widget.attrs, "type": getattr(field.widget, "input_type", "text")}
     if kind == "search":
         attrs.update(type="search", placeholder=SEARCH_PLACEHOLDER)
