@@ -21,7 +21,7 @@ from campaigns.models import Campaign, CampaignStatus, Channel, Message, Message
 from campaigns.results import campaign_list_qs, campaign_recipients, campaign_results
 from campaigns.sending import REASONS, Rendered, render_message, unsubscribe_unsign
 from campaigns.suppression import suppression_add
-from crm.filters import FILTER_NAMES, lead_filterset
+from crm.filters import filter_query, lead_filterset
 from crm.lifecycle import business_opt_out
 from crm.models import Business, EventSource
 from crm.normalize import is_digits
@@ -143,11 +143,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
 def _builder_for_audience(request: HttpRequest) -> HttpResponse:
     """The lead table's "Start campaign" posts its selection (a GET would put the bulk
     form's CSRF token in the URL); the builder opens on a plain URL of that audience."""
-    query = QueryDict(mutable=True)
-    for name in (*FILTER_NAMES, "all"):
-        values = [v for v in request.POST.getlist(name) if v != ""]
-        if values:
-            query.setlist(name, values)
+    query = filter_query(request.POST, "all")
     ids = _ids(request.POST)
     if ids:
         query.setlist("ids", [str(pk) for pk in ids])

@@ -14,6 +14,7 @@ from datetime import datetime, time
 import django_filters as df
 from django import forms
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 
 from crm.lifecycle import statuses_reached
@@ -274,6 +275,17 @@ def lead_filterset(params, *, user=None, queryset: QuerySet | None = None) -> Le
     return LeadFilter(
         params, queryset=queryset if queryset is not None else Business.objects.all(), user=user
     )
+
+
+def filter_query(params: QueryDict, *extra: str) -> QueryDict:
+    """The filter parameters present in `params` (plus the `extra` names, e.g. `sort`) as a
+    new QueryDict in a stable order, empty values left out: what a shareable URL carries."""
+    kept = QueryDict(mutable=True)
+    for name in (*FILTER_NAMES, *extra):
+        values = [v for v in params.getlist(name) if v != ""]
+        if values:
+            kept.setlist(name, values)
+    return kept
 
 
 def active_filters(params) -> dict[str, list[str]]:

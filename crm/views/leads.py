@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from crm.filters import FILTER_NAMES, MAX_ID, active_filters, lead_filterset
+from crm.filters import MAX_ID, active_filters, filter_query, lead_filterset
 from crm.forms import BulkAssignForm, BulkStatusForm, SavedViewForm
 from crm.lifecycle import LifecycleError, business_set_status
 from crm.models import Business, ContactStatus, SavedView
@@ -40,21 +40,10 @@ from crm.views.writes import business_assign_owner, saved_view_save
 
 # Bulk writes touch each lead through the lifecycle; beyond this, ask for a narrower filter.
 BULK_LIMIT = 5_000
-VIEW_PARAMS = (*FILTER_NAMES, "sort")
-
-
-def view_params(params: QueryDict) -> QueryDict:
-    """Only the filter + sort parameters (no cursors, no junk), in a stable order."""
-    kept = QueryDict(mutable=True)
-    for name in VIEW_PARAMS:
-        values = [v for v in params.getlist(name) if v != ""]
-        if values:
-            kept.setlist(name, values)
-    return kept
 
 
 def _lead_table_context(request: HttpRequest, filterset, *, with_count: bool = True) -> dict:
-    params = view_params(request.GET)
+    params = filter_query(request.GET, "sort")  # no cursors, no junk
     errors = None
     if filterset.is_valid():
         qs = filterset.qs
@@ -227,7 +216,7 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Could not save the view: " + form.errors.as_text())
         return redirect(_safe_next(request, "/admin/crm/leads/"))
-    params = view_params(QueryDict(form.cleaned_data["params"]))
+    params = filter_query(QueryDict(form.cleaned_data["params"]), "sort")
     filterset = lead_filterset(params)
     if not filterset.is_valid():
         messages.error(request, "Could not save the view: the filter is not valid.")
