@@ -173,12 +173,10 @@ def run(repeat: int = 30) -> dict:
 
     # The full page shows the planner's estimate when an exact count is not cheap and asks
     # for the count in a second, lazy request: measured too, so "counts included" is known.
-    count_url = None
     found = re.search(
         r'hx-get="(/admin/crm/leads/count/[^"]*)"', _get(client, page_url).content.decode()
     )
-    if found:
-        count_url = html.unescape(found.group(1))
+    count_url = html.unescape(found.group(1)) if found else None
 
     first = {
         "raw_sql": common.measure(raw_page, repeat=repeat),
