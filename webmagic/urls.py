@@ -2,14 +2,14 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 
 from crm.urls import urlpatterns as crm_urlpatterns
 from webmagic.api import api
 from webmagic.views import dashboard
 
 admin.site.site_header = "WebMagic raw data"
-admin.site.site_url = "/admin/crm/"
+admin.site.site_url = reverse_lazy("crm:dashboard")
 
 urlpatterns = [
     path("admin/db/", admin.site.urls),
