@@ -388,7 +388,7 @@ def _insert(model, rows: list[dict]) -> None:
     if connection.vendor != "postgresql" or not rows:
         model.objects.bulk_create([model(**row) for row in rows], batch_size=BATCH)
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key or f.generated)]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     sql = f"COPY {table} ({columns}) FROM STDIN"

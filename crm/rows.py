@@ -16,7 +16,7 @@ from django.db.models import Model
 
 @cache
 def _insert_sql(model: type[Model], conflict: tuple[str, ...]) -> tuple[str, list]:
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key or f.generated)]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))

@@ -545,7 +545,7 @@ class _Table:
 
     def __init__(self, model: type[models.Model], start_id: int):
         self.model = model
-        self.fields = list(model._meta.concrete_fields)
+        self.fields = [f for f in model._meta.concrete_fields if not f.generated]
         self.names = [f.attname for f in self.fields]
         # JSON values may come already serialised (a str) when many rows share them.
         self.json_at = [i for i, f in enumerate(self.fields) if isinstance(f, models.JSONField)]
