@@ -285,7 +285,9 @@ def lead_page(
     if qs.query.is_empty():
         return LeadPage(rows=[], sort=sort_value, total=0 if with_count else None)
     backwards = bool(before) and not after
-    found = lead_count_plan(qs) if with_count else None
+    # The planner's estimate of the matches (None on SQLite) decides the total and whether
+    # the page could be a risky walk (below).
+    found = lead_count_plan(qs)
     guess = found[0] if found else None
     inline_count = with_count and _count_inline(found)
     cursor = None
@@ -324,8 +326,10 @@ def lead_page(
         page_qs = first.union(*others, all=True).order_by(*order)[: size + 1]
     else:
         page_qs = matching(qs).order_by(*order)[: size + 1]
-    # A split page walks one index per value, each holding only its value's leads.
-    if connection.vendor == "postgresql" and not split and _risky_walk(page_qs):
+    # Only few matches make a walk risky; a split page walks one index per value, each
+    # holding only its value's leads.
+    risky = guess is not None and guess <= WALK_GUARD and not split and _risky_walk(page_qs)
+    if risky:
         page_desc = not desc if backwards else desc
         rows = sql.filter_first(
             *matching(qs).order_by().query.sql_with_params(),
