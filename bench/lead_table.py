@@ -344,6 +344,29 @@ def run(repeat: int = 30) -> dict:
         "contradictions_max_ms": max(c["ms"] for c in contradictions),
     }
 
+    # Multi-value filters newest first: one branch per value (LeadFilter.qs_per_value, a
+    # UNION ALL of one queryset per value) against the same page read as one query.
+    per_value = {}
+    for params in (
+        {"contact_status": ["emailed", "interested"]},
+        {"engagement": "opened"},
+    ):
+        fs = lead_filterset(QueryDict(urlencode(params, doseq=True)))
+        fs.is_valid()
+        qs, parts = fs.qs, fs.qs_per_value()
+        label = urlencode(params, doseq=True)
+        per_value[label] = {
+            "branches": common.measure(
+                lambda qs=qs, parts=parts: lead_page(qs, per_value=parts, with_count=False),
+                repeat=repeat,
+            ),
+            "one_query": common.measure(lambda qs=qs: lead_page(qs, with_count=False), repeat=10),
+        }
+        per_value[label]["ratio"] = common.ratio(
+            per_value[label]["branches"], per_value[label]["one_query"]
+        )
+    results["per_value"] = per_value
+
     # Dashboard funnel.
     tally_compact()
 

@@ -73,6 +73,12 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                  "(no lead matches)", f"max {rf['contradictions_max_ms']:.1f} ms", "—", "—",
                  "< 50 ms")
             )  # fmt: skip
+    for label, pv in (lt.get("per_value") or {}).items():
+        out.append(
+            (f"lead table SQL, {label} newest first: one branch per value (UNION ALL)",
+             _ms(pv["branches"]), f"one query {_ms(pv['one_query'])}", f"{pv['ratio']:.2f}×",
+             "—")
+        )  # fmt: skip
     if "dashboard_funnel" in lt:
         df = lt["dashboard_funnel"]
         out += [

@@ -12,6 +12,7 @@ Speed at a million leads decides the design:
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from crm import sql
+from crm.memo import remembered
 from crm.models import Business, ContactStatus, LeadEvent
 from crm.tallies import tally_counts
 
@@ -70,6 +72,10 @@ PER_VALUE_SORTS = {"created_at", "last_contacted_at"}
 # WALK_GUARD matches, the page reads the matches first (crm.sql.filter_first) and sorts
 # them: about as many rows as a walk at ~7,000 matches (√(51 × 1M)), and far fewer below.
 WALK_GUARD = 7_000
+# The planner's answers (its estimate of a filter's matches, whether a page would walk) are
+# remembered per query this long: an EXPLAIN is a round trip and a planning (0.3–0.5 ms) on
+# every page, and the statistics behind them change far more slowly.
+PLAN_TTL = 60
 
 # The columns one table row needs; values() dicts render faster than model instances.
 ROW_FIELDS = (
@@ -201,17 +207,28 @@ def _capped(qs: QuerySet) -> QuerySet:
 
 def lead_count_plan(qs: QuerySet) -> tuple[int, bool] | None:
     """(the planner's row estimate, whether counting would read only indexes) for a
-    filtered queryset on PostgreSQL; None elsewhere. One EXPLAIN, no rows read."""
+    filtered queryset on PostgreSQL; None elsewhere. One EXPLAIN, no rows read, remembered
+    for PLAN_TTL seconds."""
     if connection.vendor != "postgresql":
         return None
-    root = _plan(qs.order_by().values("pk"))
-    return int(root["Plan Rows"]), _index_only(root)
+    ids = qs.order_by().values("pk")
+
+    def estimate() -> tuple[int, bool]:
+        root = _plan(ids)
+        return int(root["Plan Rows"]), _index_only(root)
+
+    return remembered(_plan_key("count", ids), estimate, PLAN_TTL)
 
 
 def _plan(qs: QuerySet) -> dict:
     """The root node of PostgreSQL's plan for `qs` (EXPLAIN, nothing run)."""
     found = json.loads(qs.explain(format="json"))
     return (found[0] if isinstance(found, list) else found)["Plan"]
+
+
+def _plan_key(kind: str, qs: QuerySet) -> str:
+    sql, params = qs.query.sql_with_params()
+    return f"crm:plan:{kind}:" + hashlib.sha256(repr((sql, params)).encode()).hexdigest()
 
 
 def _index_only(node: dict) -> bool:
@@ -230,8 +247,8 @@ def lead_count_estimate(qs: QuerySet) -> int | None:
 def _risky_walk(page_qs: QuerySet) -> bool:
     """Whether PostgreSQL means to read the page by walking an index of every lead in the
     page's order, filtering the leads it reads, while expecting at most WALK_GUARD of them
-    to match."""
-    return _walks_for_few(_plan(page_qs))
+    to match. One EXPLAIN, remembered for PLAN_TTL seconds."""
+    return remembered(_plan_key("page", page_qs), lambda: _walks_for_few(_plan(page_qs)), PLAN_TTL)
 
 
 def _walks_for_few(node: dict) -> bool:
