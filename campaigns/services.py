@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django_q.models import Schedule
+from django_q.tasks import async_task
 
 from campaigns import audience as audience_mod
 from campaigns.lifecycle import messages_cancel_queued
@@ -36,6 +38,7 @@ from campaigns.sending import (
     sms_quiet_until,
 )
 from crm.models import Business, ContactStatus, LeadEvent, LeadEventKind
+from crm.sidebar import sidebar_forget
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +138,7 @@ def campaign_create(
             return existing
     try:
         with transaction.atomic():
-            return _campaign_insert(
+            campaign = _campaign_insert(
                 name=name,
                 channel=channel,
                 audience_query=audience_query,
@@ -155,6 +158,8 @@ def campaign_create(
         if idempotency_key and existing is not None:
             return existing
         raise
+    sidebar_forget()  # the lead page's campaign filter lists it
+    return campaign
 
 
 def _campaign_insert(
@@ -214,10 +219,72 @@ def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> 
 
 
 def _after_start(pk: int) -> None:
-    from campaigns import tasks
+    ensure_dispatch_schedule()
+    campaign_dispatch(campaign_id=pk)
 
-    tasks.ensure_dispatch_schedule()
-    tasks.campaign_dispatch(campaign_id=pk)
+
+# --- handing messages to workers ------------------------------------------------------------
+# The django-q2 task functions live in campaigns/tasks.py and call the services here; the
+# services name them as django-q2 does (a dotted path, resolved by the worker), so this module
+# never imports tasks.
+
+# Messages due within this window are handed out now; chunk tasks wait for each one's time.
+DISPATCH_AHEAD = timedelta(seconds=60)
+DISPATCH_SCHEDULE = "campaigns-dispatch"
+
+
+def ensure_dispatch_schedule() -> None:
+    """The every-minute dispatcher, created once (a worker's scheduler runs it)."""
+    Schedule.objects.get_or_create(
+        name=DISPATCH_SCHEDULE,
+        defaults={
+            "func": "campaigns.tasks.campaigns_dispatch",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
+
+
+def campaign_dispatch(*, campaign_id: int, now: datetime | None = None) -> int:
+    """Enqueue one task per chunk of this campaign's messages that fall due before
+    now + DISPATCH_AHEAD and were not handed out yet. Returns the number of chunks."""
+    now = now or timezone.now()
+    until = now + DISPATCH_AHEAD
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign_id, status=CampaignStatus.SENDING)
+            .first()
+        )
+        if campaign is None:
+            return 0
+        since = campaign.dispatched_until
+        due = Message.objects.filter(
+            campaign_id=campaign_id, status=MessageStatus.QUEUED, send_after__lte=until
+        )
+        if since is not None:
+            # Deferred ones (quiet hours) moved past `since`; older ones were handed out
+            # already, and re-handing them is harmless but wasteful.
+            due = due.filter(Q(send_after__gt=since) | Q(send_after__isnull=True))
+        ids = list(due.order_by("send_after", "pk").values_list("pk", flat=True))
+        # Follow-ups created after the window moved past their send time.
+        ids += followups_inside_window(campaign=campaign, since=since)
+        ids = list(dict.fromkeys(ids))
+        Campaign.objects.filter(pk=campaign_id).update(dispatched_until=until)
+    size = max(1, settings.CAMPAIGN_CHUNK_SIZE)
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+    for chunk in chunks:
+        async_task(
+            "campaigns.tasks.campaign_send_chunk",
+            campaign_id,
+            chunk,
+            task_name=f"campaign-{campaign_id}-chunk-{chunk[0]}",
+            group=f"campaign-{campaign_id}",
+        )
+    if not ids:
+        campaign_complete_if_done(campaign=campaign_id, now=now)
+    return len(chunks)
 
 
 def _sql_send_after(vendor: str) -> str:
@@ -456,7 +523,7 @@ def campaign_followups_create(*, campaign: Campaign | int, now: datetime | None 
         return 0
     created = 0
     # Paced like the first step; the dispatcher hands out the ones already inside its
-    # window (campaigns.tasks.campaign_dispatch(..., also=...)).
+    # window (campaign_dispatch, through followups_inside_window).
     base = now
     rate = max(1, row.send_rate_per_minute)
     cap = max(1, row.daily_cap)
@@ -597,11 +664,13 @@ __all__ = [
     "campaign_cancel",
     "campaign_complete_if_done",
     "campaign_create",
+    "campaign_dispatch",
     "campaign_followups_create",
     "campaign_guard",
     "campaign_pause",
     "campaign_resume",
     "campaign_send_test",
     "campaign_start",
+    "ensure_dispatch_schedule",
     "message_send_oneoff",
 ]

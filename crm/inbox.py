@@ -60,6 +60,11 @@ def registered_providers() -> list[str]:
     return sorted(_handlers)
 
 
+def registered_handlers() -> dict[str, Handler]:
+    """{provider: handler}, as the apps registered them (a copy)."""
+    return dict(_handlers)
+
+
 def record(
     provider: str,
     event_id: str,
