@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from campaigns import sql
 from campaigns.models import Message, MessageStatus
 from crm.memo import forget
 from crm.models import Business
@@ -127,33 +127,22 @@ def message_track(
     lead's contact_status and furthest_contact_status as they were read — what an event
     handler needs next — or None when no message matches."""
     moves_from, to, field, counter = TRACK_MARKS[kind]
-    table, lead_table = (f'"{model._meta.db_table}"' for model in (Message, Business))
-    at_db = connection.ops.adapt_datetimefield_value(at)
-    sets, params = [], []
-    if to:
-        marks = ", ".join(["%s"] * len(moves_from))
-        sets.append(f"status = CASE WHEN status IN ({marks}) THEN %s ELSE status END")
-        params += [*moves_from, to]
-        if reason is not None:
-            sets.append(f"error = CASE WHEN status IN ({marks}) THEN %s ELSE error END")
-            params += [*moves_from, reason[:5000]]
-    sets.append(f"{field} = CASE WHEN {field} IS NULL OR {field} > %s THEN %s ELSE {field} END")
-    params += [at_db, at_db]
-    if counter:
-        sets.append(f"{counter} = {counter} + 1")
     if message is not None:
-        where, key = "id = %s", _pk(message)
+        key_column, key = "id", _pk(message)
     else:
-        where, key = "provider_message_id = %s", provider_message_id
-    lead = f"(SELECT {{}} FROM {lead_table} WHERE {lead_table}.id = {table}.business_id)"
-    sql = (
-        f"UPDATE {table} SET {', '.join(sets)} WHERE {where} RETURNING id, business_id,"
-        f" channel, to_address, {lead.format('contact_status')},"
-        f" {lead.format('furthest_contact_status')}"
+        key_column, key = "provider_message_id", provider_message_id
+    row = sql.message_track_update(
+        message_table=Message._meta.db_table,
+        lead_table=Business._meta.db_table,
+        moves_from=moves_from,
+        to=to,
+        field=field,
+        counter=counter,
+        at=at,
+        reason=reason,
+        key_column=key_column,
+        key=key,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, key])
-        row = cursor.fetchone()
     if row is None:
         return None
     pk, business_id, channel, to_address, status, furthest = row

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from campaigns import audience as audience_mod
+from campaigns import sql
 from campaigns.lifecycle import messages_cancel_queued
 from campaigns.models import (
     Campaign,
@@ -287,20 +288,6 @@ def campaign_dispatch(*, campaign_id: int, now: datetime | None = None) -> int:
     return len(chunks)
 
 
-def _sql_send_after(vendor: str) -> str:
-    """SQL for `start + offset seconds` of the n-th recipient (pacing and daily cap)."""
-    offset = "(((rn - 1) / %s) * 86400 + ((rn - 1) %% %s) * 60.0 / %s)"
-    if vendor == "postgresql":
-        return f"(%s::timestamptz + {offset} * interval '1 second')"
-    return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '+' || {offset} || ' seconds')"
-
-
-def _sql_token(vendor: str) -> str:
-    if vendor == "postgresql":
-        return "replace(gen_random_uuid()::text, '-', '')"
-    return "lower(hex(randomblob(16)))"
-
-
 def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, step: int = 1) -> int:
     """One INSERT … SELECT of the campaign's eligible audience; returns the rows inserted.
 
@@ -313,57 +300,17 @@ def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, st
         site_pick=audience_mod.site_subquery(),
     ).values_list("pk", to_field, "site_pick")
     base_sql, base_params = base.query.sql_with_params()
-    vendor = connection.vendor
-    if vendor == "sqlite":
-        # Django stores naive UTC text in SQLite.
-        start_value: Any = start_at.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-        now_value: Any = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    else:
-        start_value, now_value = start_at, now
-    rate = max(1, campaign.send_rate_per_minute)
-    cap = max(1, campaign.daily_cap)
-    sql = f"""
-        INSERT INTO campaigns_message (
-            campaign_id, step, direction, business_id, site_id, channel, to_address,
-            from_address, subject, body, status, token, send_after, opened_count,
-            clicked_count, error, created_at
-        )
-        SELECT %s, %s, 'outbound', b_id, b_site, %s, b_to, '', '', '', 'queued',
-               {_sql_token(vendor)}, {_sql_send_after(vendor)}, 0, 0, '', %s
-        FROM (
-            SELECT src.*, row_number() OVER (ORDER BY src.b_id) AS rn
-            FROM ({base_sql}) AS src (b_id, b_to, b_site)
-        ) AS numbered
-    """
-    if vendor == "sqlite":
-        # SQLite has no column list on a derived-table alias: name the columns in a CTE.
-        sql = f"""
-            WITH src (b_id, b_to, b_site) AS ({base_sql})
-            INSERT INTO campaigns_message (
-                campaign_id, step, direction, business_id, site_id, channel, to_address,
-                from_address, subject, body, status, token, send_after, opened_count,
-                clicked_count, error, created_at
-            )
-            SELECT %s, %s, 'outbound', b_id, b_site, %s, b_to, '', '', '', 'queued',
-                   {_sql_token(vendor)}, {_sql_send_after(vendor)}, 0, 0, '', %s
-            FROM (SELECT src.*, row_number() OVER (ORDER BY b_id) AS rn FROM src) AS numbered
-        """
-        params = (
-            *base_params, campaign.pk, step, campaign.channel, start_value, cap, cap, rate,
-            now_value,
-        )  # fmt: skip
-    else:
-        params = (
-            campaign.pk, step, campaign.channel, start_value, cap, cap, rate, now_value,
-            *base_params,
-        )  # fmt: skip
-    with connection.cursor() as cursor:
-        if vendor == "postgresql" and connection.in_atomic_block:
-            # The per-row site subquery inflates the estimate past JIT's threshold; compiling
-            # costs more (≈1.4 s) than it saves on this plan.
-            cursor.execute("SET LOCAL jit = off")
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    return sql.messages_insert_select(
+        audience_sql=base_sql,
+        audience_params=base_params,
+        campaign_id=campaign.pk,
+        step=step,
+        channel=campaign.channel,
+        start_at=start_at,
+        now=now,
+        rate_per_minute=max(1, campaign.send_rate_per_minute),
+        daily_cap=max(1, campaign.daily_cap),
+    )
 
 
 # --- pause / resume / cancel ------------------------------------------------------------------
@@ -406,24 +353,13 @@ def campaign_resume(*, campaign: Campaign | int, now: datetime | None = None) ->
 
 
 def _restagger(campaign: Campaign, now: datetime) -> None:
-    """Give the still-queued messages fresh send times from `now`, at the campaign's pace
-    (one UPDATE … FROM with row_number, like the start's INSERT … SELECT)."""
-    vendor = connection.vendor
-    start_value: Any = now
-    if vendor == "sqlite":
-        start_value = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    rate = max(1, campaign.send_rate_per_minute)
-    cap = max(1, campaign.daily_cap)
-    sql = f"""
-        UPDATE campaigns_message SET send_after = {_sql_send_after(vendor)}
-        FROM (
-            SELECT id AS numbered_id, row_number() OVER (ORDER BY send_after, id) AS rn
-            FROM campaigns_message WHERE campaign_id = %s AND status = 'queued'
-        ) AS numbered
-        WHERE campaigns_message.id = numbered.numbered_id AND campaigns_message.status = 'queued'
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (start_value, cap, cap, rate, campaign.pk))
+    """Give the still-queued messages fresh send times from `now`, at the campaign's pace."""
+    sql.messages_restagger(
+        campaign_id=campaign.pk,
+        start_at=now,
+        rate_per_minute=max(1, campaign.send_rate_per_minute),
+        daily_cap=max(1, campaign.daily_cap),
+    )
 
 
 def campaign_cancel(*, campaign: Campaign | int, reason: str = "Cancelled by staff") -> bool:

@@ -33,7 +33,7 @@ from crm.models import (
     LeadEventKind,
     WebsiteStatus,
 )
-from crm.rows import row_insert
+from crm.sql import row_insert
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -37,8 +37,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core import signing
-from django.core.management.color import no_style
-from django.db import DatabaseError, connection, models, transaction
+from django.db import connection, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -80,6 +79,7 @@ from crm.models import (
 from crm.normalize import fold
 from crm.tallies import tally_rebuild
 from sites.models import Site, SiteStatus, SubscriptionStatus
+from webmagic import sql
 
 CS = ContactStatus
 WS = WebsiteStatus
@@ -597,19 +597,18 @@ class _Table:
         (used from the writer thread while the next chunk is being generated)."""
         if not rows:
             return
-        qn = connection.ops.quote_name
-        columns = ", ".join(qn(f.column) for f in self.fields)
-        sql = f"COPY {qn(self.model._meta.db_table)} ({columns}) FROM STDIN"
         json_at = self.json_at
         defaults = {n: self.defaults.get(n) for n in self.names}
         getter = itemgetter(*self.names)
-        with raw.cursor() as cursor, cursor.copy(sql) as copy:
-            for row in rows:
-                values = list(getter({**defaults, **row}))
-                for i in json_at:
-                    if not isinstance(values[i], str):
-                        values[i] = json.dumps(values[i])
-                copy.write_row(values)
+
+        def values(row: dict[str, Any]) -> list[Any]:
+            found = list(getter({**defaults, **row}))
+            for i in json_at:
+                if not isinstance(found[i], str):
+                    found[i] = json.dumps(found[i])
+            return found
+
+        sql.demo_copy(raw, self.model, self.fields, (values(row) for row in rows))
 
 
 def _hours(category: Category) -> dict[str, str]:
@@ -1664,73 +1663,13 @@ def demo_counts() -> dict[str, int]:
 def demo_reset() -> None:
     """Delete the whole CRM world (user accounts stay). TRUNCATE on PostgreSQL."""
     if connection.vendor == "postgresql":
-        tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in WORLD_MODELS)
-        with connection.cursor() as cursor:
-            # Deferred checks of rows written earlier in this transaction would block it.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        sql.demo_truncate(WORLD_MODELS)
         return
     for model in WORLD_MODELS:
         model.objects.all().delete()
 
 
 BULK_LOAD_FROM = 10_000  # leads; below this a plain load is as fast
-
-
-@contextmanager
-def _bulk_load(tables: list[type[models.Model]]):
-    """PostgreSQL, inside the build's transaction: load without secondary indexes, unique
-    constraints (primary keys aside) and per-row foreign-key triggers, then rebuild them
-    (all undone on error). Building an index once is far cheaper than a million random
-    inserts into it.
-
-    The rows are consistent by construction (ids assigned here), and rebuilding a unique
-    index or constraint re-checks its rule. Skipping the foreign-key triggers needs a
-    superuser; without one each row is checked as it is written."""
-    with connection.cursor() as cursor:
-        # Deferred checks still pending (e.g. the campaigns) would block CREATE INDEX; run
-        # them now, and check any later row at once when the triggers cannot be skipped.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        # Index builds sort in memory instead of spilling to disk (this transaction only).
-        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        try:
-            with transaction.atomic():
-                cursor.execute("SET LOCAL session_replication_role = replica")
-        except DatabaseError:
-            pass
-        definitions: list[tuple[str, str]] = []
-        constraints: list[tuple[str, str, str]] = []
-        for model in tables:
-            table = model._meta.db_table
-            cursor.execute(
-                "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
-                "WHERE c.conrelid = %s::regclass AND c.contype = 'u' AND NOT EXISTS "
-                "(SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = c.conindid)",
-                [table],
-            )
-            constraints += [(table, name, definition) for name, definition in cursor.fetchall()]
-            cursor.execute(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-                "WHERE i.schemaname = current_schema() AND i.tablename = %s "
-                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname "
-                "AND c.conrelid = %s::regclass)",
-                [model._meta.db_table, model._meta.db_table],
-            )
-            definitions += cursor.fetchall()
-        qn = connection.ops.quote_name
-        for name, _ in definitions:
-            cursor.execute(f"DROP INDEX {qn(name)}")
-        for table, name, _ in constraints:
-            cursor.execute(f"ALTER TABLE {qn(table)} DROP CONSTRAINT {qn(name)}")
-    yield
-    with connection.cursor() as cursor:
-        for table, name, definition in constraints:
-            cursor.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(name)} {definition}")
-        for _, definition in definitions:
-            cursor.execute(definition)
-        cursor.execute("SET LOCAL session_replication_role = DEFAULT")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def demo_build(
@@ -1762,7 +1701,7 @@ def demo_build(
         world.plan_campaigns()
         world.orphan_site()
         bulk = connection.vendor == "postgresql" and leads >= BULK_LOAD_FROM
-        with _bulk_load(list(world.tables)) if bulk else nullcontext():
+        with sql.demo_bulk_load(list(world.tables)) if bulk else nullcontext():
             world.build()
             for table in world.tables.values():
                 table.flush()
@@ -1774,11 +1713,6 @@ def demo_build(
         # skips (and TRUNCATE empties): recount them from the rows just written.
         tally_rebuild()
         if connection.vendor == "postgresql":
-            sql = connection.ops.sequence_reset_sql(no_style(), list(world.tables))
-            tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in world.tables)
-            with connection.cursor() as cursor:
-                for statement in sql:
-                    cursor.execute(statement)
-                cursor.execute(f"ANALYZE {tables}")
+            sql.demo_sequences_and_statistics(list(world.tables))
         phase("counts recounted, statistics updated; committing")
     return demo_counts()
