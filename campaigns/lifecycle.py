@@ -45,13 +45,33 @@ def _earliest(pk: int, field: str, at: datetime) -> bool:
 
 # --- send side -------------------------------------------------------------------------------
 
+# The send side's moves, as data: step → (statuses it moves from, the status it moves to).
+# Named apart from TRACK_MARKS (a provider's "sent" is a mark; the worker's is mark_sent).
+SEND_MOVES: dict[str, tuple[tuple[str, ...], str]] = {
+    "claim": ((MS.QUEUED,), MS.SENDING),
+    "mark_sent": ((MS.SENDING,), MS.SENT),
+    "send_failed": ((MS.QUEUED, MS.SENDING), MS.FAILED),
+    "cancel": ((MS.QUEUED,), MS.CANCELLED),
+}
+
+
+def message_status_after(step: str, current: str) -> str:
+    """The status a message at `current` has after `step`: a SEND_MOVES step or a
+    TRACK_MARKS mark (the rules the functions below apply in the database)."""
+    if step in SEND_MOVES:
+        moves_from, to = SEND_MOVES[step]
+    else:
+        moves_from, to, _field, _counter = TRACK_MARKS[step]
+    return to if to and current in moves_from else current
+
 
 def message_claim_for_sending(*, message: Message | int) -> bool:
     """queued → sending. Only one caller ever wins; the loser must not send."""
     now = timezone.now()
+    moves_from, to = SEND_MOVES["claim"]
     return bool(
-        Message.objects.filter(pk=_pk(message), status=MS.QUEUED).update(
-            status=MS.SENDING, sending_started_at=now
+        Message.objects.filter(pk=_pk(message), status__in=moves_from).update(
+            status=to, sending_started_at=now
         )
     )
 
@@ -60,9 +80,10 @@ def message_mark_sent(
     *, message: Message | int, provider_message_id: str | None, at: datetime | None = None
 ) -> bool:
     at = at or timezone.now()
+    moves_from, to = SEND_MOVES["mark_sent"]
     return bool(
-        Message.objects.filter(pk=_pk(message), status=MS.SENDING).update(
-            status=MS.SENT, sent_at=at, provider_message_id=provider_message_id or None
+        Message.objects.filter(pk=_pk(message), status__in=moves_from).update(
+            status=to, sent_at=at, provider_message_id=provider_message_id or None
         )
     )
 
@@ -71,9 +92,10 @@ def message_mark_send_failed(
     *, message: Message | int, error: str, at: datetime | None = None
 ) -> bool:
     at = at or timezone.now()
+    moves_from, to = SEND_MOVES["send_failed"]
     return bool(
-        Message.objects.filter(pk=_pk(message), status__in=[MS.QUEUED, MS.SENDING]).update(
-            status=MS.FAILED, failed_at=at, error=error[:5000]
+        Message.objects.filter(pk=_pk(message), status__in=moves_from).update(
+            status=to, failed_at=at, error=error[:5000]
         )
     )
 
@@ -87,8 +109,9 @@ def messages_cancel_queued(*, reason: str, **which: object) -> int:
     business=…); a message already claimed by a worker is left to finish. Returns how many."""
     if not which:
         raise ValueError("say which messages to cancel")
-    return Message.objects.filter(status=MS.QUEUED, **which).update(
-        status=MS.CANCELLED, error=reason[:5000]
+    moves_from, to = SEND_MOVES["cancel"]
+    return Message.objects.filter(status__in=moves_from, **which).update(
+        status=to, error=reason[:5000]
     )
 
 

@@ -194,6 +194,11 @@ def _campaign_insert(
     )
 
 
+def campaign_start_status(*, start_at: datetime, now: datetime) -> str:
+    """A started campaign sends now, or waits as `scheduled` for a start in the future."""
+    return CS.SCHEDULED if start_at > now + timedelta(seconds=30) else CS.SENDING
+
+
 def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> Campaign:
     """Freeze the audience into one queued Message per recipient (one INSERT … SELECT) and
     hand the due ones to django-q2 in chunks. A campaign scheduled for later becomes
@@ -208,7 +213,7 @@ def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> 
             return row
         start_at = max(row.scheduled_at or now, now)
         inserted = messages_insert(campaign=row, start_at=start_at, now=now)
-        status = CS.SCHEDULED if start_at > now + timedelta(seconds=30) else CS.SENDING
+        status = campaign_start_status(start_at=start_at, now=now)
         Campaign.objects.filter(pk=pk).update(
             status=status,
             started_at=now if status == CS.SENDING else None,

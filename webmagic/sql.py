@@ -168,7 +168,7 @@ def time_in_stage_rows(*, now: datetime, stall_before: datetime) -> list[tuple]:
         return cursor.fetchall()
 
 
-# --- the demo world's bulk load (webmagic/demo.py, PostgreSQL) ----------------------------------
+# --- the demo world's bulk load (webmagic/demo/, PostgreSQL) ------------------------------------
 
 
 def demo_copy(raw, model: type[models.Model], fields: Sequence[models.Field], rows: Iterable):
