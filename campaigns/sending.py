@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -278,7 +280,14 @@ def merge_context(message: Message) -> dict[str, str]:
 class Rendered:
     subject: str
     body: str
-    html: str = ""
+    # An email's HTML part is rendered when it is asked for (seed_demo stores only the text).
+    html_context: dict[str, Any] | None = None
+
+    @cached_property
+    def html(self) -> str:
+        if self.html_context is None:
+            return ""
+        return render_to_string("campaigns/email/message.html", self.html_context)
 
 
 def sender_name() -> str:
@@ -302,7 +311,7 @@ def render_message(message: Message, *, subject: str, body: str, first_sms: bool
         subject=subject_text,
         # Plain text, not SafeString: a page showing it must escape the scraped data in it.
         body=_plain(render_to_string("campaigns/email/message.txt", ctx)),
-        html=render_to_string("campaigns/email/message.html", ctx),
+        html_context=ctx,
     )
 
 
@@ -425,16 +434,8 @@ def message_send(*, message: Message | int, connection=None, now: datetime | Non
         lifecycle.message_mark_sent(message=pk, provider_message_id=provider_id, at=sent_at)
         lead_event_add(
             business=business,
-            kind=LeadEventKind.MESSAGE_SENT,
-            source=EventSource.SYSTEM,
-            summary=(
-                f"Email sent: {rendered.subject}"
-                if msg.channel == Channel.EMAIL
-                else f"SMS sent: {rendered.body[:80]}"
-            ),
-            at=sent_at,
+            **message_sent_event(msg, rendered, at=sent_at),
             message=msg,
-            data={"campaign": campaign.pk if campaign else None, "step": msg.step},
         )
         business_record_contact(
             business=business,
@@ -444,6 +445,22 @@ def message_send(*, message: Message | int, connection=None, now: datetime | Non
             message=msg,
         )
     return "sent"
+
+
+def message_sent_event(message: Message, rendered: Rendered, *, at: datetime) -> dict:
+    """The LeadEvent fields of a sent message's timeline line."""
+    return {
+        "kind": LeadEventKind.MESSAGE_SENT,
+        "source": EventSource.SYSTEM,
+        "summary": (
+            f"Email sent: {rendered.subject}"
+            if message.channel == Channel.EMAIL
+            else f"SMS sent: {rendered.body[:80]}"
+        ),
+        "at": at,
+        "actor": None,
+        "data": {"campaign": message.campaign_id, "step": message.step},
+    }
 
 
 def campaign_step_templates(campaign: Campaign, step: int) -> tuple[str, str]:

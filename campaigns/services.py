@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django_q.models import Schedule
+from django_q.tasks import async_task
 
 from campaigns import audience as audience_mod
+from campaigns import sql
 from campaigns.lifecycle import messages_cancel_queued
 from campaigns.models import (
     Campaign,
@@ -36,6 +39,7 @@ from campaigns.sending import (
     sms_quiet_until,
 )
 from crm.models import Business, ContactStatus, LeadEvent, LeadEventKind
+from crm.sidebar import sidebar_forget
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +139,7 @@ def campaign_create(
             return existing
     try:
         with transaction.atomic():
-            return _campaign_insert(
+            campaign = _campaign_insert(
                 name=name,
                 channel=channel,
                 audience_query=audience_query,
@@ -155,6 +159,8 @@ def campaign_create(
         if idempotency_key and existing is not None:
             return existing
         raise
+    sidebar_forget()  # the lead page's campaign filter lists it
+    return campaign
 
 
 def _campaign_insert(
@@ -188,6 +194,11 @@ def _campaign_insert(
     )
 
 
+def campaign_start_status(*, start_at: datetime, now: datetime) -> str:
+    """A started campaign sends now, or waits as `scheduled` for a start in the future."""
+    return CS.SCHEDULED if start_at > now + timedelta(seconds=30) else CS.SENDING
+
+
 def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> Campaign:
     """Freeze the audience into one queued Message per recipient (one INSERT … SELECT) and
     hand the due ones to django-q2 in chunks. A campaign scheduled for later becomes
@@ -202,7 +213,7 @@ def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> 
             return row
         start_at = max(row.scheduled_at or now, now)
         inserted = messages_insert(campaign=row, start_at=start_at, now=now)
-        status = CS.SCHEDULED if start_at > now + timedelta(seconds=30) else CS.SENDING
+        status = campaign_start_status(start_at=start_at, now=now)
         Campaign.objects.filter(pk=pk).update(
             status=status,
             started_at=now if status == CS.SENDING else None,
@@ -214,24 +225,72 @@ def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> 
 
 
 def _after_start(pk: int) -> None:
-    from campaigns import tasks
-
-    tasks.ensure_dispatch_schedule()
-    tasks.campaign_dispatch(campaign_id=pk)
+    ensure_dispatch_schedule()
+    campaign_dispatch(campaign_id=pk)
 
 
-def _sql_send_after(vendor: str) -> str:
-    """SQL for `start + offset seconds` of the n-th recipient (pacing and daily cap)."""
-    offset = "(((rn - 1) / %s) * 86400 + ((rn - 1) %% %s) * 60.0 / %s)"
-    if vendor == "postgresql":
-        return f"(%s::timestamptz + {offset} * interval '1 second')"
-    return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '+' || {offset} || ' seconds')"
+# --- handing messages to workers ------------------------------------------------------------
+# The django-q2 task functions live in campaigns/tasks.py and call the services here; the
+# services name them as django-q2 does (a dotted path, resolved by the worker), so this module
+# never imports tasks.
+
+# Messages due within this window are handed out now; chunk tasks wait for each one's time.
+DISPATCH_AHEAD = timedelta(seconds=60)
+DISPATCH_SCHEDULE = "campaigns-dispatch"
 
 
-def _sql_token(vendor: str) -> str:
-    if vendor == "postgresql":
-        return "replace(gen_random_uuid()::text, '-', '')"
-    return "lower(hex(randomblob(16)))"
+def ensure_dispatch_schedule() -> None:
+    """The every-minute dispatcher, created once (a worker's scheduler runs it)."""
+    Schedule.objects.get_or_create(
+        name=DISPATCH_SCHEDULE,
+        defaults={
+            "func": "campaigns.tasks.campaigns_dispatch",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
+
+
+def campaign_dispatch(*, campaign_id: int, now: datetime | None = None) -> int:
+    """Enqueue one task per chunk of this campaign's messages that fall due before
+    now + DISPATCH_AHEAD and were not handed out yet. Returns the number of chunks."""
+    now = now or timezone.now()
+    until = now + DISPATCH_AHEAD
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign_id, status=CampaignStatus.SENDING)
+            .first()
+        )
+        if campaign is None:
+            return 0
+        since = campaign.dispatched_until
+        due = Message.objects.filter(
+            campaign_id=campaign_id, status=MessageStatus.QUEUED, send_after__lte=until
+        )
+        if since is not None:
+            # Deferred ones (quiet hours) moved past `since`; older ones were handed out
+            # already, and re-handing them is harmless but wasteful.
+            due = due.filter(Q(send_after__gt=since) | Q(send_after__isnull=True))
+        ids = list(due.order_by("send_after", "pk").values_list("pk", flat=True))
+        # Follow-ups created after the window moved past their send time.
+        ids += followups_inside_window(campaign=campaign, since=since)
+        ids = list(dict.fromkeys(ids))
+        Campaign.objects.filter(pk=campaign_id).update(dispatched_until=until)
+    size = max(1, settings.CAMPAIGN_CHUNK_SIZE)
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+    for chunk in chunks:
+        async_task(
+            "campaigns.tasks.campaign_send_chunk",
+            campaign_id,
+            chunk,
+            task_name=f"campaign-{campaign_id}-chunk-{chunk[0]}",
+            group=f"campaign-{campaign_id}",
+        )
+    if not ids:
+        campaign_complete_if_done(campaign=campaign_id, now=now)
+    return len(chunks)
 
 
 def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, step: int = 1) -> int:
@@ -246,57 +305,17 @@ def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, st
         site_pick=audience_mod.site_subquery(),
     ).values_list("pk", to_field, "site_pick")
     base_sql, base_params = base.query.sql_with_params()
-    vendor = connection.vendor
-    if vendor == "sqlite":
-        # Django stores naive UTC text in SQLite.
-        start_value: Any = start_at.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-        now_value: Any = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    else:
-        start_value, now_value = start_at, now
-    rate = max(1, campaign.send_rate_per_minute)
-    cap = max(1, campaign.daily_cap)
-    sql = f"""
-        INSERT INTO campaigns_message (
-            campaign_id, step, direction, business_id, site_id, channel, to_address,
-            from_address, subject, body, status, token, send_after, opened_count,
-            clicked_count, error, created_at
-        )
-        SELECT %s, %s, 'outbound', b_id, b_site, %s, b_to, '', '', '', 'queued',
-               {_sql_token(vendor)}, {_sql_send_after(vendor)}, 0, 0, '', %s
-        FROM (
-            SELECT src.*, row_number() OVER (ORDER BY src.b_id) AS rn
-            FROM ({base_sql}) AS src (b_id, b_to, b_site)
-        ) AS numbered
-    """
-    if vendor == "sqlite":
-        # SQLite has no column list on a derived-table alias: name the columns in a CTE.
-        sql = f"""
-            WITH src (b_id, b_to, b_site) AS ({base_sql})
-            INSERT INTO campaigns_message (
-                campaign_id, step, direction, business_id, site_id, channel, to_address,
-                from_address, subject, body, status, token, send_after, opened_count,
-                clicked_count, error, created_at
-            )
-            SELECT %s, %s, 'outbound', b_id, b_site, %s, b_to, '', '', '', 'queued',
-                   {_sql_token(vendor)}, {_sql_send_after(vendor)}, 0, 0, '', %s
-            FROM (SELECT src.*, row_number() OVER (ORDER BY b_id) AS rn FROM src) AS numbered
-        """
-        params = (
-            *base_params, campaign.pk, step, campaign.channel, start_value, cap, cap, rate,
-            now_value,
-        )  # fmt: skip
-    else:
-        params = (
-            campaign.pk, step, campaign.channel, start_value, cap, cap, rate, now_value,
-            *base_params,
-        )  # fmt: skip
-    with connection.cursor() as cursor:
-        if vendor == "postgresql" and connection.in_atomic_block:
-            # The per-row site subquery inflates the estimate past JIT's threshold; compiling
-            # costs more (≈1.4 s) than it saves on this plan.
-            cursor.execute("SET LOCAL jit = off")
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    return sql.messages_insert_select(
+        audience_sql=base_sql,
+        audience_params=base_params,
+        campaign_id=campaign.pk,
+        step=step,
+        channel=campaign.channel,
+        start_at=start_at,
+        now=now,
+        rate_per_minute=max(1, campaign.send_rate_per_minute),
+        daily_cap=max(1, campaign.daily_cap),
+    )
 
 
 # --- pause / resume / cancel ------------------------------------------------------------------
@@ -339,24 +358,13 @@ def campaign_resume(*, campaign: Campaign | int, now: datetime | None = None) ->
 
 
 def _restagger(campaign: Campaign, now: datetime) -> None:
-    """Give the still-queued messages fresh send times from `now`, at the campaign's pace
-    (one UPDATE … FROM with row_number, like the start's INSERT … SELECT)."""
-    vendor = connection.vendor
-    start_value: Any = now
-    if vendor == "sqlite":
-        start_value = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    rate = max(1, campaign.send_rate_per_minute)
-    cap = max(1, campaign.daily_cap)
-    sql = f"""
-        UPDATE campaigns_message SET send_after = {_sql_send_after(vendor)}
-        FROM (
-            SELECT id AS numbered_id, row_number() OVER (ORDER BY send_after, id) AS rn
-            FROM campaigns_message WHERE campaign_id = %s AND status = 'queued'
-        ) AS numbered
-        WHERE campaigns_message.id = numbered.numbered_id AND campaigns_message.status = 'queued'
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (start_value, cap, cap, rate, campaign.pk))
+    """Give the still-queued messages fresh send times from `now`, at the campaign's pace."""
+    sql.messages_restagger(
+        campaign_id=campaign.pk,
+        start_at=now,
+        rate_per_minute=max(1, campaign.send_rate_per_minute),
+        daily_cap=max(1, campaign.daily_cap),
+    )
 
 
 def campaign_cancel(*, campaign: Campaign | int, reason: str = "Cancelled by staff") -> bool:
@@ -456,7 +464,7 @@ def campaign_followups_create(*, campaign: Campaign | int, now: datetime | None 
         return 0
     created = 0
     # Paced like the first step; the dispatcher hands out the ones already inside its
-    # window (campaigns.tasks.campaign_dispatch(..., also=...)).
+    # window (campaign_dispatch, through followups_inside_window).
     base = now
     rate = max(1, row.send_rate_per_minute)
     cap = max(1, row.daily_cap)
@@ -597,11 +605,13 @@ __all__ = [
     "campaign_cancel",
     "campaign_complete_if_done",
     "campaign_create",
+    "campaign_dispatch",
     "campaign_followups_create",
     "campaign_guard",
     "campaign_pause",
     "campaign_resume",
     "campaign_send_test",
     "campaign_start",
+    "ensure_dispatch_schedule",
     "message_send_oneoff",
 ]

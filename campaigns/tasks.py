@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
-from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from campaigns import services
@@ -26,24 +22,8 @@ from campaigns.sending import email_connection, message_send
 
 logger = logging.getLogger(__name__)
 
-# Messages due within this window are handed out now; chunk tasks wait for each one's time.
-DISPATCH_AHEAD = timedelta(seconds=60)
-DISPATCH_SCHEDULE = "campaigns-dispatch"
 # Re-check the deliverability guard after this many sends within a chunk.
 GUARD_EVERY = 25
-
-
-def ensure_dispatch_schedule() -> None:
-    """The every-minute dispatcher, created once (a worker's scheduler runs it)."""
-    Schedule.objects.get_or_create(
-        name=DISPATCH_SCHEDULE,
-        defaults={
-            "func": "campaigns.tasks.campaigns_dispatch",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
 
 
 def campaigns_dispatch() -> int:
@@ -54,50 +34,9 @@ def campaigns_dispatch() -> int:
     chunks = 0
     for pk in Campaign.objects.filter(status=CampaignStatus.SENDING).values_list("pk", flat=True):
         services.campaign_followups_create(campaign=pk, now=now)
-        chunks += campaign_dispatch(campaign_id=pk, now=now)
+        chunks += services.campaign_dispatch(campaign_id=pk, now=now)
         services.campaign_complete_if_done(campaign=pk, now=now)
     return chunks
-
-
-def campaign_dispatch(*, campaign_id: int, now: datetime | None = None) -> int:
-    """Enqueue one task per chunk of this campaign's messages that fall due before
-    now + DISPATCH_AHEAD and were not handed out yet. Returns the number of chunks."""
-    now = now or timezone.now()
-    until = now + DISPATCH_AHEAD
-    with transaction.atomic():
-        campaign = (
-            Campaign.objects.select_for_update()
-            .filter(pk=campaign_id, status=CampaignStatus.SENDING)
-            .first()
-        )
-        if campaign is None:
-            return 0
-        since = campaign.dispatched_until
-        due = Message.objects.filter(
-            campaign_id=campaign_id, status=MessageStatus.QUEUED, send_after__lte=until
-        )
-        if since is not None:
-            # Deferred ones (quiet hours) moved past `since`; older ones were handed out
-            # already, and re-handing them is harmless but wasteful.
-            due = due.filter(Q(send_after__gt=since) | Q(send_after__isnull=True))
-        ids = list(due.order_by("send_after", "pk").values_list("pk", flat=True))
-        # Follow-ups created after the window moved past their send time.
-        ids += services.followups_inside_window(campaign=campaign, since=since)
-        ids = list(dict.fromkeys(ids))
-        Campaign.objects.filter(pk=campaign_id).update(dispatched_until=until)
-    size = max(1, settings.CAMPAIGN_CHUNK_SIZE)
-    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-    for chunk in chunks:
-        async_task(
-            "campaigns.tasks.campaign_send_chunk",
-            campaign_id,
-            chunk,
-            task_name=f"campaign-{campaign_id}-chunk-{chunk[0]}",
-            group=f"campaign-{campaign_id}",
-        )
-    if not ids:
-        services.campaign_complete_if_done(campaign=campaign_id, now=now)
-    return len(chunks)
 
 
 def campaign_send_chunk(campaign_id: int, message_ids: list[int]) -> dict[str, int]:

@@ -22,7 +22,6 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -69,7 +68,7 @@ PER_VALUE_SORTS = {"created_at", "last_contacted_at"}
 # email, best rated first" read all million leads (2.7 s), "texted roofers by name" 44,000
 # (140 ms). PostgreSQL's estimate of the matches is good; its cost of a walk is not (each
 # lead it reads is a random page of a 1.3 GB table). When it means to walk for at most
-# WALK_GUARD matches, the page reads the matches first (crm.sql.filter_first) and sorts
+# WALK_GUARD matches, the page reads the matches first (crm.sql.lead_rows_filter_first) and sorts
 # them: about as many rows as a walk at ~7,000 matches (√(51 × 1M)), and far fewer below.
 WALK_GUARD = 7_000
 # The planner's answers (its estimate of a filter's matches, whether a page would walk) are
@@ -326,9 +325,7 @@ def lead_page(
     if field_name in SORT_EXPRESSIONS:
         annotations[field_name] = SORT_EXPRESSIONS[field_name]
     if inline_count and not split:  # a split page counts once, on its own
-        count_sql, count_params = _capped(qs).query.sql_with_params()
-        # Django-compiled SQL; the values stay bound parameters.
-        annotations["_total"] = RawSQL(sql.capped_count(count_sql), count_params)  # noqa: S611
+        annotations["_total"] = sql.lead_total_expression(_capped(qs))
         fields.append("_total")
 
     def matching(part: QuerySet) -> QuerySet:
@@ -348,7 +345,7 @@ def lead_page(
     risky = guess is not None and guess <= WALK_GUARD and not split and _risky_walk(page_qs)
     if risky:
         page_desc = not desc if backwards else desc
-        rows = sql.filter_first(
+        rows = sql.lead_rows_filter_first(
             *matching(qs).order_by().query.sql_with_params(),
             order=[(field_name, page_desc, nullable), ("id", page_desc, False)],
             limit=size + 1,

@@ -1,6 +1,6 @@
 """How the lead table reads a page at a million leads, pinned on small data: one branch per
 value of a multi-value status filter (LeadFilter.qs_per_value, merged with UNION ALL), and
-the matches-first read (crm.sql.filter_first) that replaces a walk down a sort index when
+the matches-first read (crm.sql.lead_rows_filter_first) that replaces a walk down a sort index when
 few leads match. Each must return exactly the rows of the plain query, in order, both ways.
 """
 
