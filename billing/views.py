@@ -4,26 +4,42 @@ the staff billing page. Thin: parse, call one service or query, render."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from billing.backends import PaymentsError, SandboxBackend, get_backend, webhook_secret
-from billing.models import Checkout, CheckoutStatus, Customer, Payment, Subscription
+from billing.models import (
+    Checkout,
+    CheckoutStatus,
+    PaymentStatus,
+    Subscription,
+    SubscriptionState,
+)
 from billing.queries import (
+    checkout_rows,
     churned_since,
+    customer_rows,
     format_money,
     mrr_by_currency,
+    payment_rows,
+    recurrente_event_rows,
     revenue_by_currency,
     subscription_counts,
+    subscription_rows,
 )
 from billing.services import (
     CheckoutUnavailable,
@@ -34,8 +50,8 @@ from billing.services import (
     purchase_rate_limited,
     subscription_cancel_request,
 )
-from billing.webhooks import PROVIDER, WebhookRejected, webhook_receive
-from crm.models import ProviderEvent, ProviderEventStatus
+from billing.webhooks import WebhookRejected, webhook_receive
+from crm.models import ProviderEventStatus
 from crm.permissions import can_admin, is_staff, staff_required, superuser_required
 from sites.models import Site
 
@@ -173,52 +189,110 @@ def _money_rows(by_currency: dict[str, int]) -> list[str]:
     return [format_money(cents, currency) for currency, cents in sorted(by_currency.items())]
 
 
+@dataclass(frozen=True)
+class BillingTab:
+    """One tab of the billing page: its rows (a query taking q, and status when it has
+    status choices) and the status it shows when none is asked for."""
+
+    label: str
+    noun: str
+    rows: Callable[..., QuerySet]
+    statuses: list[tuple[str, str]]
+    default_status: str = ""
+
+
+BILLING_TABS = {
+    "subscriptions": BillingTab(
+        "Subscriptions", "subscription", subscription_rows, SubscriptionState.choices
+    ),
+    "customers": BillingTab("Customers", "customer", customer_rows, []),
+    "payments": BillingTab("Payments", "payment", payment_rows, PaymentStatus.choices),
+    "checkouts": BillingTab("Checkouts", "checkout", checkout_rows, CheckoutStatus.choices),
+    "events": BillingTab(
+        "Recurrente events",
+        "event",
+        recurrente_event_rows,
+        [("attention", "Not applied"), *ProviderEventStatus.choices],
+        "attention",
+    ),
+}
+DEFAULT_TAB = "subscriptions"
+PAGE_SIZE = 50
+SEARCH_MAX = 200
+
+
+def _billing_choice(request: HttpRequest) -> tuple[str, str, str, list[str]]:
+    """(tab, q, status, errors) from the query string; a bad value is an error, never
+    silently replaced by another list."""
+    errors = []
+    tab = request.GET.get("tab") or DEFAULT_TAB
+    if tab not in BILLING_TABS:
+        errors.append(f"Unknown tab {tab!r}: use one of {', '.join(BILLING_TABS)}.")
+        tab = DEFAULT_TAB
+    spec = BILLING_TABS[tab]
+    status = request.GET.get("status", spec.default_status)
+    if status and status not in {value for value, _ in spec.statuses}:
+        errors.append(f"Unknown status {status!r} for {spec.label.lower()}.")
+    q = (request.GET.get("q") or "").strip()
+    if len(q) > SEARCH_MAX:
+        errors.append(f"Search for at most {SEARCH_MAX} characters.")
+    return tab, q, status, errors
+
+
 @staff_required
 @require_GET
+@vary_on_headers("HX-Request")
 def billing_home(request: HttpRequest) -> HttpResponse:
-    subscriptions = (
-        Subscription.objects.select_related("customer", "customer__business", "site")
-        .annotate(payment_count=Count("payments", filter=Q(payments__status="succeeded")))
-        .order_by("-started_at", "-pk")
-    )
-    customers = (
-        Customer.objects.select_related("business", "site")
-        .annotate(subscription_count=Count("subscriptions"))
-        .order_by("-created_at", "-pk")
-    )
-    abandoned = Checkout.objects.filter(status=CheckoutStatus.ABANDONED).select_related(
-        "business", "site"
-    )
-    payments = Payment.objects.select_related("business", "subscription").order_by(
-        "-created_at", "-pk"
-    )
-    events = ProviderEvent.objects.filter(provider=PROVIDER).exclude(
-        status=ProviderEventStatus.PROCESSED
-    )
+    """KPI cards, then one tab of rows (subscriptions, customers, payments, checkouts,
+    Recurrente events not applied) with search, a status filter and pages. An htmx request
+    for another tab, search or page gets the tab alone."""
+    tab, q, status, errors = _billing_choice(request)
+    spec = BILLING_TABS[tab]
+    page = None
+    if not errors:
+        found = spec.rows(q=q, status=status) if spec.statuses else spec.rows(q=q)
+        page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    home_url = reverse("billing:billing-home")
     context = {
+        "home_url": home_url,
+        "tab": tab,
+        "spec": spec,
+        "tabs": [
+            (key, other.label, f"{home_url}?tab={key}") for key, other in BILLING_TABS.items()
+        ],
+        "q": q,
+        "status": status,
+        "errors": errors,
+        "page": page,
+        "query": urlencode({k: v for k, v in (("tab", tab), ("q", q), ("status", status)) if v}),
+        "can_admin": can_admin(request.user),
+    }
+    htmx = request.htmx
+    if htmx and not htmx.history_restore_request and htmx.target == "billing-tab":
+        return render(request, "billing/billing_home.html#billing-tab", context)
+    counts = subscription_counts()
+    context |= {
         "mrr": _money_rows(mrr_by_currency()),
-        "counts": subscription_counts(),
+        "counts": counts,
         "churned_30d": churned_since(timezone.now() - timedelta(days=30)),
         "revenue": _money_rows(revenue_by_currency()),
-        "subscriptions": subscriptions[:LIST_LIMIT],
-        "subscription_total": Subscription.objects.count(),
-        "customers": customers[:LIST_LIMIT],
-        "customer_total": Customer.objects.count(),
-        "abandoned": abandoned.order_by("-abandoned_at", "-pk")[:LIST_LIMIT],
-        "abandoned_total": abandoned.count(),
-        "payments": payments[:50],
-        "events": events.order_by("-received_at", "-pk")[:50],
-        "can_admin": can_admin(request.user),
-        "limit": LIST_LIMIT,
+        "abandoned_total": Checkout.objects.filter(status=CheckoutStatus.ABANDONED).count(),
+        "events_total": recurrente_event_rows(status="attention").count(),
         "sandbox": getattr(settings, "PAYMENTS_BACKEND", "").endswith("SandboxBackend"),
     }
-    return render(request, "billing/billing_home.html", context)
+    return render(request, "billing/billing_home.html", context, status=400 if errors else 200)
 
 
 @superuser_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def subscription_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    subscription = get_object_or_404(Subscription.objects.select_related("customer"), pk=pk)
+    """GET: what cancelling would do, and the button that does it; POST: ask Recurrente to
+    cancel (the status changes when its webhook confirms)."""
+    subscription = get_object_or_404(
+        Subscription.objects.select_related("customer", "customer__business", "site"), pk=pk
+    )
+    if request.method == "GET":
+        return render(request, "billing/subscription_cancel.html", {"s": subscription})
     try:
         requested = subscription_cancel_request(subscription=subscription, actor=request.user)
     except PaymentsError as exc:
@@ -232,4 +306,4 @@ def subscription_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             )
         else:
             messages.info(request, "That subscription is already cancelled or being cancelled.")
-    return HttpResponseRedirect(reverse("billing:billing-home"))
+    return HttpResponseRedirect(reverse("billing:billing-home") + "?tab=subscriptions")

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns import sql
-from campaigns.models import Message, MessageStatus
+from campaigns.models import Direction, Message, MessageStatus
 from crm.memo import forget
 from crm.models import Business
 
@@ -216,6 +216,18 @@ def message_mark_read(*, message: Message | int, at: datetime | None = None) -> 
         Message.objects.filter(pk=_pk(message), read_at__isnull=True).update(
             read_at=at or timezone.now()
         )
+    )
+    if changed:
+        forget(UNREAD_REPLIES_KEY)
+    return changed
+
+
+def message_mark_unread(*, message: Message | int) -> bool:
+    """Staff put a read reply back among the unread ones (to come back to it)."""
+    changed = bool(
+        Message.objects.filter(
+            pk=_pk(message), direction=Direction.INBOUND, read_at__isnull=False
+        ).update(read_at=None)
     )
     if changed:
         forget(UNREAD_REPLIES_KEY)

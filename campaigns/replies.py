@@ -31,6 +31,7 @@ from campaigns.models import (
     Suppression,
     SuppressionKind,
 )
+from campaigns.sending import SendRefused
 from campaigns.suppression import suppression_add
 from crm import inbox
 from crm.lifecycle import business_advance, business_opt_in_sms, business_opt_out, lead_event_add
@@ -372,6 +373,40 @@ def sms_inbound_apply(event: ProviderEvent) -> None:
 
 
 # --- staff answers ----------------------------------------------------------------------------
+
+ANSWER_MAX = {Channel.SMS: 1600, Channel.EMAIL: 20_000}
+
+
+def lead_replies_mark_read(*, business: Business | int) -> int:
+    """Answering a lead means its replies were read: mark every unread one. Returns how many."""
+    business_id = business.pk if isinstance(business, Business) else business
+    unread = Message.objects.filter(
+        business_id=business_id, direction=Direction.INBOUND, read_at__isnull=True
+    ).values_list("pk", flat=True)
+    return sum(msg.message_mark_read(message=pk) for pk in list(unread))
+
+
+def reply_answer_send(*, reply: Message, subject: str = "", body: str, actor) -> Message:
+    """A staff answer to one reply, in the reply's channel (an email answer keeps its
+    subject), through the one sending path; the lead's replies are then read. Raises the
+    sender's refusal (opt-out, suppression, quiet hours, an empty body) unchanged."""
+    from campaigns.services import message_send_oneoff
+
+    if len(body or "") > ANSWER_MAX[reply.channel]:
+        raise SendRefused(
+            "too_long", f"An answer is at most {ANSWER_MAX[reply.channel]:,} characters."
+        )
+    sent = message_send_oneoff(
+        business=reply.business,
+        channel=reply.channel,
+        subject=subject if reply.channel == Channel.EMAIL else "",
+        body=body,
+        actor=actor,
+        in_reply_to=reply,
+    )
+    if sent.status not in (MessageStatus.FAILED, MessageStatus.CANCELLED):
+        lead_replies_mark_read(business=reply.business_id)
+    return sent
 
 
 def sms_reply_send(*, business: Business, body: str, actor) -> Message:

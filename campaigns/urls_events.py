@@ -15,5 +15,7 @@ urlpatterns = [
     path("c/<str:token>/", views_replies.track_click, name="track-click"),
     path("admin/crm/replies/", views_replies.reply_list, name="reply-list"),
     path("admin/crm/replies/read/", views_replies.reply_mark_read, name="reply-mark-read"),
+    path("admin/crm/replies/unread/", views_replies.reply_mark_unread, name="reply-mark-unread"),
+    path("admin/crm/replies/<int:pk>/answer/", views_replies.reply_answer, name="reply-answer"),
     path("admin/crm/leads/<int:pk>/sms-reply/", views_replies.sms_reply, name="sms-reply"),
 ]

@@ -15,12 +15,12 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from campaigns import lifecycle as msg
 from campaigns.models import Direction, Message
-from campaigns.replies import sms_reply_send
+from campaigns.replies import lead_replies_mark_read, reply_answer_send, sms_reply_send
 from campaigns.sending import SendRefused
 from campaigns.sms import SmsSendError
 from crm.lifecycle import business_advance, lead_event_add
 from crm.models import Business, ContactStatus, EventSource, LeadEventKind
-from crm.permissions import editor_required, is_staff, staff_required
+from crm.permissions import can_edit, editor_required, is_staff, staff_required
 from sites.models import Site
 
 # Link checkers, crawlers and mail scanners follow links too; they are not the prospect.
@@ -31,6 +31,7 @@ BOT_UA = re.compile(
     re.IGNORECASE,
 )
 REPLY_PAGE = 100
+RECENT_PAGE = 20
 SMS_REPLY_MAX = 1600
 
 
@@ -95,16 +96,22 @@ def track_click(request: HttpRequest, token: str) -> HttpResponse:
 @staff_required
 @require_GET
 def reply_list(request: HttpRequest) -> HttpResponse:
-    """Inbound replies: the unread ones newest first, then recently read ones."""
+    """Inbound replies: the unread ones newest first, then recently read ones; each one
+    answered, marked read or unread, or opened on its lead from here."""
     base = Message.objects.filter(direction=Direction.INBOUND).select_related(
         "business", "in_reply_to"
     )
     unread = list(base.filter(read_at__isnull=True).order_by("-created_at", "-pk")[:REPLY_PAGE])
-    recent = list(base.filter(read_at__isnull=False).order_by("-created_at", "-pk")[:20])
+    recent = list(base.filter(read_at__isnull=False).order_by("-created_at", "-pk")[:RECENT_PAGE])
     return render(
         request,
         "campaigns/reply_list.html",
-        {"unread": unread, "recent": recent, "unread_ids": [m.pk for m in unread]},
+        {
+            "unread": unread,
+            "recent": recent,
+            "unread_ids": [m.pk for m in unread],
+            "can_edit": can_edit(request.user),
+        },
     )
 
 
@@ -115,21 +122,77 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     return default
 
 
-@staff_required
+def _reply_row(request: HttpRequest, reply: Message, **extra) -> HttpResponse:
+    """One reply's row of the list, after an htmx action on it (with the navigation's
+    unread count, out of band)."""
+    reply = Message.objects.select_related("business", "in_reply_to").get(pk=reply.pk)
+    context = {"m": reply, "can_edit": True, "oob_count": True, **extra}
+    return render(request, "campaigns/reply_list.html#reply-row", context)
+
+
+def _posted_ids(request: HttpRequest) -> list[int] | None:
+    try:
+        return [int(x) for x in request.POST.getlist("ids")][:1000]
+    except ValueError:
+        return None
+
+
+@editor_required
 @require_POST
 def reply_mark_read(request: HttpRequest) -> HttpResponse:
     """Mark the listed replies read (only those the reader saw, never ones that arrived
     since the page was rendered)."""
-    try:
-        ids = [int(x) for x in request.POST.getlist("ids")]
-    except ValueError:
+    ids = _posted_ids(request)
+    if ids is None:
         return HttpResponse("ids must be integers", status=400)
     now = timezone.now()
-    marked = 0
-    for pk in ids[:1000]:
-        marked += msg.message_mark_read(message=pk, at=now)
-    if not request.htmx:
-        messages.success(request, f"{marked} repl{'y' if marked == 1 else 'ies'} marked read.")
+    marked = sum(msg.message_mark_read(message=pk, at=now) for pk in ids)
+    if request.htmx and len(ids) == 1:
+        reply = get_object_or_404(Message, pk=ids[0], direction=Direction.INBOUND)
+        return _reply_row(request, reply)
+    messages.success(request, f"{marked} repl{'y' if marked == 1 else 'ies'} marked read.")
+    return redirect(_safe_next(request, reverse("campaigns:reply-list")))
+
+
+@editor_required
+@require_POST
+def reply_mark_unread(request: HttpRequest) -> HttpResponse:
+    """Put read replies back among the unread ones."""
+    ids = _posted_ids(request)
+    if ids is None:
+        return HttpResponse("ids must be integers", status=400)
+    marked = sum(msg.message_mark_unread(message=pk) for pk in ids)
+    if request.htmx and len(ids) == 1:
+        reply = get_object_or_404(Message, pk=ids[0], direction=Direction.INBOUND)
+        return _reply_row(request, reply)
+    messages.success(request, f"{marked} repl{'y' if marked == 1 else 'ies'} marked unread.")
+    return redirect(_safe_next(request, reverse("campaigns:reply-list")))
+
+
+@editor_required
+@require_POST
+def reply_answer(request: HttpRequest, pk: int) -> HttpResponse:
+    """Answer one reply in its own channel, from the replies list."""
+    reply = get_object_or_404(
+        Message.objects.select_related("business"), pk=pk, direction=Direction.INBOUND
+    )
+    subject = (request.POST.get("subject") or "").strip()
+    body = (request.POST.get("body") or "").strip()
+    error = ""
+    try:
+        sent = reply_answer_send(reply=reply, subject=subject, body=body, actor=request.user)
+    except (SendRefused, SmsSendError) as exc:  # empty, too long, opt-out, quiet hours …
+        error = str(exc) or type(exc).__name__
+    else:
+        if sent.status in ("failed", "cancelled"):
+            error = f"The answer was not sent: {sent.error}"
+    if request.htmx:
+        extra = {"answer_error": error, "answer_subject": subject, "answer_body": body}
+        return _reply_row(request, reply, answered=not error, **extra)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Answer sent to {reply.business.name}.")
     return redirect(_safe_next(request, reverse("campaigns:reply-list")))
 
 
@@ -154,12 +217,8 @@ def sms_reply(request: HttpRequest, pk: int) -> HttpResponse:
                 error = f"The SMS could not be sent: {sent.error}"
             elif sent.status == "cancelled":
                 error = f"The SMS was not sent: {sent.error}"
-    if not error:  # answering a lead means its replies were read
-        unread = Message.objects.filter(
-            business=business, direction=Direction.INBOUND, read_at__isnull=True
-        ).values_list("pk", flat=True)
-        for reply_pk in list(unread):
-            msg.message_mark_read(message=reply_pk)
+    if not error:
+        lead_replies_mark_read(business=business)
     default = business.get_absolute_url()
     if request.htmx:
         response = render(

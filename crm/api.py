@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 
 from crm.api_auth import require_editor
-from crm.filters import lead_filterset
+from crm.filters import ENGAGEMENT_CHOICES, lead_filterset
 from crm.lifecycle import LifecycleError, business_set_status
 from crm.models import Business, ContactStatus, EventSource, WebsiteKind, WebsiteStatus
 from crm.permissions import can_admin, can_edit
@@ -47,7 +47,7 @@ WebsiteStatusEnum = StrEnum("WebsiteStatusEnum", {v: v for v in WebsiteStatus.va
 WebsiteKindEnum = StrEnum("WebsiteKindEnum", {v: v for v in WebsiteKind.values})
 SortEnum = StrEnum("SortEnum", {v: v for k in SORTS for v in (k, f"-{k}")})
 YesNo = StrEnum("YesNo", {"yes": "yes", "no": "no"})
-Engagement = StrEnum("Engagement", {v: v for v in ("opened", "clicked", "replied")})
+Engagement = StrEnum("Engagement", {v: v for v, _ in ENGAGEMENT_CHOICES})
 
 
 class ErrorItem(Schema):

@@ -28,7 +28,22 @@ ANY = "Any"  # the blank choice of a select
 # input instead of letting the database driver overflow into a 500.
 MAX_ID = 2**63 - 1
 MAX_COUNT = 2**31 - 1
-ENGAGEMENT_CHOICES = (("opened", "Opened"), ("clicked", "Clicked"), ("replied", "Replied"))
+# Engagement: the furthest stage a lead ever reached (furthest_contact_status), at least
+# this one. `contacted` is the ladder's first rung (emailed or texted).
+ENGAGEMENT_STAGES = {
+    "contacted": ("Contacted", ContactStatus.EMAILED),
+    "opened": ("Opened", ContactStatus.OPENED),
+    "clicked": ("Clicked", ContactStatus.CLICKED),
+    "replied": ("Replied", ContactStatus.REPLIED),
+    "purchased": ("Purchased", ContactStatus.PURCHASED),
+}
+ENGAGEMENT_CHOICES = tuple((value, label) for value, (label, _) in ENGAGEMENT_STAGES.items())
+
+
+def engagement_statuses(value: str) -> list[str]:
+    """The furthest_contact_status values of leads that reached engagement `value`."""
+    return statuses_reached(ENGAGEMENT_STAGES[value][1])
+
 
 # Multi-value filters read one value at a time by the lead table (see qs_per_value): each
 # value has its own `(column, created, id)` index, where one scan of the created index
@@ -214,7 +229,7 @@ class LeadFilter(df.FilterSet):
         for name, column in PER_VALUE_FILTERS.items():
             values = data.get(name)
             if values and name == "engagement":
-                values = statuses_reached(values)
+                values = engagement_statuses(values)
             if values and 2 <= len(values) <= PER_VALUE_MAX:
                 candidates.append((name, column, sorted(values)))
         if not candidates:
@@ -259,7 +274,7 @@ class LeadFilter(df.FilterSet):
 
     def filter_engagement(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         # furthest_contact_status keeps the highest stage ever reached, across campaigns.
-        return qs.filter(furthest_contact_status__in=statuses_reached(value))
+        return qs.filter(furthest_contact_status__in=engagement_statuses(value))
 
     def filter_campaign(self, qs: QuerySet, name: str, value) -> QuerySet:
         # Messages belong to the campaigns app; reach them through the reverse relation so

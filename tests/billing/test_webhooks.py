@@ -418,7 +418,8 @@ def test_unknown_event_types_are_stored_and_shown(client, site, superuser):
     assert event.status == ProviderEventStatus.IGNORED
     assert "invoice.something_new" in event.error
     client.force_login(superuser)
-    page = client.get("/admin/crm/billing/")
+    assert b"1 Recurrente event not applied" in client.get("/admin/crm/billing/").content
+    page = client.get("/admin/crm/billing/", {"tab": "events"})
     assert b"invoice.something_new" in page.content
 
 
