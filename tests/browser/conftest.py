@@ -10,6 +10,9 @@ must be committed) and use the fixtures below:
         login(page, live_server, staff_user)          # or login(page, live_server, "sales", pw)
         page.goto(live_server.url + "/admin/crm/leads/")
         screenshot(page, "lead-list")                  # <SCREENSHOTS>/lead-list.png
+
+`page` is a 1440×900 window; `sized_page` runs the test once at 390×844 (a phone) and once
+at 1440×900, and `sideways(page)` measures how far the page scrolls sideways.
 """
 
 from __future__ import annotations
@@ -73,15 +76,45 @@ def browser():
             chromium.close()
 
 
+# The two sizes every page is checked at (issue 17): a phone and a desktop. The phone is a
+# plain 390 px window, not Chromium's mobile emulation, which widens its layout viewport to
+# fit a page that overflows and would hide the very overflow the tests measure.
+SIZES = {
+    "phone": {"width": 390, "height": 844},
+    "desktop": {"width": 1440, "height": 900},
+}
+
+
+def _page(browser, viewport):
+    context = browser.new_context(viewport=viewport, accept_downloads=True)
+    context.set_default_timeout(10_000)
+    return context, context.new_page()
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(10_000)
-    pg = context.new_page()
+    context, pg = _page(browser, SIZES["desktop"])
     try:
         yield pg
     finally:
         context.close()
+
+
+@pytest.fixture(params=list(SIZES))
+def sized_page(request, browser):
+    """A page at each of SIZES in turn (the test runs once per size); `sized_page.size` is
+    "phone" or "desktop"."""
+    context, pg = _page(browser, SIZES[request.param])
+    pg.size = request.param
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def sideways(page) -> int:
+    """How many pixels the page scrolls sideways (0 when it fits its window)."""
+    return page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
 
 
 def login(page, live_server, user, password: str | None = None) -> None:
