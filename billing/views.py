@@ -20,7 +20,6 @@ from billing.backends import PaymentsError, SandboxBackend, get_backend
 from billing.models import Checkout, CheckoutStatus, Customer, Payment, Subscription
 from billing.queries import (
     churned_since,
-    format_money,
     mrr_by_currency,
     revenue_by_currency,
     subscription_counts,
@@ -35,6 +34,7 @@ from billing.services import (
     subscription_cancel_request,
 )
 from billing.webhooks import PROVIDER, WebhookRejected, webhook_receive
+from crm.formatting import format_money
 from crm.models import ProviderEvent, ProviderEventStatus
 from crm.permissions import can_admin, is_staff, staff_required, superuser_required
 from sites.models import Site

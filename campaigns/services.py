@@ -35,6 +35,7 @@ from campaigns.sending import (
     site_for,
     sms_quiet_until,
 )
+from crm.formatting import plural
 from crm.models import Business, ContactStatus, LeadEvent, LeadEventKind
 
 logger = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> 
         Campaign.objects.filter(pk=pk).update(
             status=status,
             started_at=now if status == CS.SENDING else None,
-            status_reason=f"{inserted} recipients",
+            status_reason=plural(inserted, "recipient"),
         )
         transaction.on_commit(lambda: _after_start(pk))
     row.refresh_from_db()
@@ -296,6 +297,10 @@ def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, st
             # costs more (≈1.4 s) than it saves on this plan.
             cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
+        if vendor == "sqlite":
+            # Python's sqlite3 reports rowcount -1 for a statement that starts with WITH.
+            cursor.execute("SELECT changes()")
+            return cursor.fetchone()[0]
         return cursor.rowcount
 
 

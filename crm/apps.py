@@ -7,6 +7,7 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from crm import sidebar
+        from crm import sidebar, tallies
 
         sidebar.connect()
+        tallies.connect()

@@ -3,7 +3,8 @@ crm/migrations/0007_lead_tally_triggers.py) instead of counting a million leads.
 
 - `tally_counts()` → {field: {value: count}} for the tallied fields;
 - `funnel_counts()` → the all-time counts of DESIGN.md's funnel stages the CRM owns;
-- `period_funnel_counts(since)` → the same stages counted by the day each was reached;
+- `period_funnel_counts(first, last)` → the same stages counted by the day each was reached
+  (days in CRM_TIME_ZONE: `tally_zone_sync` recounts them when the setting changes);
 - `tally_compact()` folds the delta rows into one row per value (scheduled every minute);
 - `tally_rebuild()` recounts from crm_business (after a restore or a manual fix).
 """
@@ -11,13 +12,18 @@ crm/migrations/0007_lead_tally_triggers.py) instead of counting a million leads.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.backends.signals import connection_created
+from django.db.models import Count
 
+from crm import sql
 from crm.lifecycle import ENGAGEMENT_RANK, statuses_reached
-from crm.models import ContactStatus, WebsiteStatus
+from crm.models import Business, ContactStatus, TallyZone
 
 TALLIED_FIELDS = (
     "contact_status",
@@ -25,17 +31,6 @@ TALLIED_FIELDS = (
     "website_status",
     "qualification_score",
 )
-SITE_GENERATED = (WebsiteStatus.GENERATED, WebsiteStatus.DEPLOYED, WebsiteStatus.SOLD)
-
-# SQL shared by the day-tally triggers (crm/migrations/0014) and the rebuild: a lead's
-# engagement rank (0–6) and whether it has a generated site. `{t}` is the row alias.
-RANK_SQL = (
-    "(CASE {t}.furthest_contact_status "
-    + " ".join(f"WHEN '{s}' THEN {r}" for s, r in ENGAGEMENT_RANK.items() if r)
-    + " ELSE 0 END)"
-)
-SITE_SQL = "{t}.website_status IN (" + ", ".join(f"'{s}'" for s in SITE_GENERATED) + ")"
-SQLITE_RANKS = "(" + " UNION ALL ".join(f"SELECT {n} AS n" for n in range(1, 7)) + ")"
 # Day-tally value of each funnel stage on the engagement ladder.
 STAGE_RANK = {
     stage: ENGAGEMENT_RANK[status]
@@ -47,28 +42,53 @@ STAGE_RANK = {
     )
 }
 
-DAY_BACKFILL = {
-    "postgresql": (
-        "INSERT INTO crm_leaddaytally (day, field, value, delta) SELECT d, f, v, count(*) FROM ("
-        "SELECT (b.created_at AT TIME ZONE 'UTC')::date AS d, 'created' AS f, "
-        "b.qualification_score::text AS v FROM crm_business b "
-        "UNION ALL SELECT (b.contact_status_changed_at AT TIME ZONE 'UTC')::date, 'reached', "
-        f"r::text FROM crm_business b, generate_series(1, {RANK_SQL.format(t='b')}) AS r "
-        "UNION ALL SELECT (b.website_status_changed_at AT TIME ZONE 'UTC')::date, 'site', "
-        f"'generated' FROM crm_business b WHERE {SITE_SQL.format(t='b')}"
-        ") x GROUP BY d, f, v"
-    ),
-    "sqlite": (
-        "INSERT INTO crm_leaddaytally (day, field, value, delta) SELECT d, f, v, count(*) FROM ("
-        "SELECT date(b.created_at) AS d, 'created' AS f, CAST(b.qualification_score AS TEXT) "
-        "AS v FROM crm_business b "
-        "UNION ALL SELECT date(b.contact_status_changed_at), 'reached', CAST(r.n AS TEXT) "
-        f"FROM crm_business b JOIN {SQLITE_RANKS} r ON r.n <= {RANK_SQL.format(t='b')} "
-        "UNION ALL SELECT date(b.website_status_changed_at), 'site', 'generated' "
-        f"FROM crm_business b WHERE {SITE_SQL.format(t='b')}"
-        ") GROUP BY d, f, v"
-    ),
-}
+
+# --- the tally zone ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str | None) -> ZoneInfo:
+    return ZoneInfo(name or "UTC")
+
+
+def _sqlite_tally_day(value: str | None, zone: str | None) -> str | None:
+    """crm_tally_day(ts, zone) for SQLite's triggers: Django keeps UTC text there."""
+    if value is None:
+        return None
+    at = datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(_zone(zone)).date().isoformat()
+
+
+def register_sqlite_functions(sender, connection, **kwargs) -> None:
+    """connection_created receiver: SQLite's day-tally triggers call crm_tally_day()."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(
+            "crm_tally_day", 2, _sqlite_tally_day, deterministic=True
+        )
+
+
+def connect() -> None:
+    connection_created.connect(register_sqlite_functions, dispatch_uid="crm.tallies.sqlite")
+
+
+def tally_zone_sync() -> bool:
+    """Make the day tallies count days in CRM_TIME_ZONE: when the zone the triggers read
+    differs from the setting (a deploy changed it), set it and recount every day. Returns
+    whether it recounted."""
+    wanted = settings.CRM_TIME_ZONE
+    if TallyZone.objects.filter(pk=1, zone=wanted).exists():
+        return False
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The row lock makes a second process wait, then see the zone already set.
+        current = TallyZone.objects.select_for_update().filter(pk=1).first()
+        if current is not None and current.zone == wanted:
+            return False
+        TallyZone.objects.update_or_create(pk=1, defaults={"zone": wanted})
+        cursor.execute("DELETE FROM crm_leaddaytally")
+        cursor.execute(sql.day_tally_backfill(connection.vendor, sql.zone_day(connection.vendor)))
+    return True
 
 
 def tally_counts() -> dict[str, dict[str, int]]:
@@ -95,7 +115,7 @@ def funnel_counts(counts: dict[str, dict[str, int]] | None = None) -> dict[str, 
     return {
         "scraped": sum(counts.get("contact_status", {}).values()),
         "qualified": sum(n for v, n in scores.items() if int(v) >= settings.QUALIFIED_SCORE),
-        "site_generated": sum(website.get(s, 0) for s in SITE_GENERATED),
+        "site_generated": sum(website.get(s, 0) for s in sql.SITE_GENERATED),
         "contacted": reached(ContactStatus.EMAILED),
         "engaged": reached(ContactStatus.OPENED),
         "replied": reached(ContactStatus.REPLIED),
@@ -103,14 +123,23 @@ def funnel_counts(counts: dict[str, dict[str, int]] | None = None) -> dict[str, 
     }
 
 
-def period_funnel_counts(since: date) -> dict[str, int]:
-    """Leads that reached each stage on or after the UTC day `since` (each stage by the day
-    it was reached), from crm_leaddaytally: a sum over a few thousand rows, not a scan."""
+def period_funnel_counts(first_day: date | None, last_day: date | None = None) -> dict[str, int]:
+    """Leads that reached each stage from `first_day` to `last_day` (days in CRM_TIME_ZONE,
+    both included, None = open), each stage by the day it was reached, from
+    crm_leaddaytally: a sum over a few thousand rows, not a scan."""
+    tally_zone_sync()
+    where, params = [], []
+    if first_day is not None:
+        where.append("day >= %s")
+        params.append(first_day)
+    if last_day is not None:
+        where.append("day <= %s")
+        params.append(last_day)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT field, value, SUM(delta) FROM crm_leaddaytally WHERE day >= %s "
-            "GROUP BY field, value",
-            [since],
+            "SELECT field, value, SUM(delta) FROM crm_leaddaytally "
+            f"{'WHERE ' + ' AND '.join(where) if where else ''} GROUP BY field, value",
+            params,
         )
         rows = cursor.fetchall()
     created: dict[int, int] = defaultdict(int)
@@ -163,7 +192,8 @@ def tally_compact() -> int:
 
 
 def tally_rebuild() -> None:
-    """Recount everything from crm_business (takes a table lock on PostgreSQL)."""
+    """Recount everything from crm_business (takes a table lock on PostgreSQL), the days in
+    CRM_TIME_ZONE."""
     union = " UNION ALL ".join(
         f"SELECT '{f}', CAST({f} AS TEXT), COUNT(*) FROM crm_business GROUP BY {f}"
         for f in TALLIED_FIELDS
@@ -174,5 +204,28 @@ def tally_rebuild() -> None:
         cursor.execute("DELETE FROM crm_leadtally")
         cursor.execute(f"INSERT INTO crm_leadtally (field, value, delta) {union}")
         # Day tallies: after a bulk load a lead's stages are dated by its last status change.
+        TallyZone.objects.update_or_create(pk=1, defaults={"zone": settings.CRM_TIME_ZONE})
         cursor.execute("DELETE FROM crm_leaddaytally")
-        cursor.execute(DAY_BACKFILL[connection.vendor])
+        cursor.execute(sql.day_tally_backfill(connection.vendor, sql.zone_day(connection.vendor)))
+
+
+def period_funnel(period) -> dict[str, int]:
+    """The CRM-owned funnel stages for a crm.periods.Period: the all-time tallies, or each
+    stage counted on the days (in CRM_TIME_ZONE) it was reached."""
+    if period is None or period.is_all:
+        return funnel_counts()
+    return period_funnel_counts(period.first_day, period.last_day)
+
+
+def lead_status_counts(period) -> dict[str, dict[str, int]]:
+    """{field: {value: leads}} for the leads created in `period` (all leads: the tallies)."""
+    if period is None or period.is_all:
+        return tally_counts()
+    leads = period.filter(Business.objects.all(), "created_at").order_by()
+    return {
+        field: {
+            str(value): n
+            for value, n in leads.values_list(field).annotate(n=Count("id")).order_by()
+        }
+        for field in ("contact_status", "furthest_contact_status", "website_status")
+    }

@@ -136,8 +136,9 @@ def build_world(settings) -> World:
         "E": _lead("Echo", "Plumber", "Austin", "TX", 10),
         "F": _lead("Foxtrot", "Roofer", "Springfield", "IL", 55),
     }
-    c1 = Campaign.objects.create(name="Spring plumbers", channel="email")
-    c2 = Campaign.objects.create(name="Dentists", channel="email")
+    # Campaigns sent by hand below; started when their first message went out.
+    c1 = Campaign.objects.create(name="Spring plumbers", channel="email", started_at=t0)
+    c2 = Campaign.objects.create(name="Dentists", channel="email", started_at=t1)
     m = {
         "A": _send(c1, leads["A"], t0),
         "B": _send(c1, leads["B"], t0),

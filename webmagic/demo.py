@@ -43,7 +43,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from billing.charges import add_interval, purchase_charges
 from billing.models import (
+    BillingInterval,
     Checkout,
     CheckoutStatus,
     Customer,
@@ -1478,7 +1480,9 @@ class _Lead:
         world.tables[Checkout].add(
             site_id=site["id"],
             business_id=self.biz_id,
+            # Attribution as checkout_create decides it: the message just clicked.
             message_id=msg_id,
+            campaign_id=row["campaign_id"],
             provider_checkout_id=provider_id,
             url=f"https://app.recurrente.com/checkout-session/{provider_id}",
             status=CheckoutStatus.PAID
@@ -1544,63 +1548,54 @@ class _Lead:
             provider_customer_id=f"us_{_hex(rng, 48)}",
             created_at=paid_at,
         )
-        # Monthly anniversaries up to now: the first one is charged with the setup fee.
-        periods = []
-        start = paid_at
-        while start <= now:
-            periods.append(start)
-            start = start + timedelta(days=30)
+        # billing.charges' shape: one charge for setup + first month, then each renewal.
+        charges = purchase_charges(
+            setup_fee_cents=setup,
+            period_cents=monthly,
+            currency=currency,
+            paid_at=paid_at,
+            until=now,
+        )
         sub_id = world.tables[Subscription].add(
             customer_id=customer_id,
             site_id=site["id"],
+            checkout_id=checkout_id,
             provider_subscription_id=f"su_{_hex(rng, 48)}",
             status=SubscriptionState.ACTIVE,
             amount_cents=monthly,
             currency=currency,
-            current_period_start=periods[-1],
-            current_period_end=periods[-1] + timedelta(days=30),
+            current_period_start=charges[-1].at,
+            current_period_end=add_interval(charges[-1].at, BillingInterval.MONTH),
             started_at=paid_at,
             status_changed_at=paid_at,
         )
-        first_payment = None
         payments = world.tables[Payment]
-        pay_id = payments.add(
-            subscription_id=sub_id,
-            checkout_id=checkout_id,
-            customer_id=customer_id,
-            business_id=self.biz_id,
-            provider_payment_id=f"pa_{_hex(rng, 48)}",
-            amount_cents=setup,
-            currency=currency,
-            kind=PaymentKind.SETUP,
-            status=PaymentStatus.SUCCEEDED,
-            paid_at=paid_at,
-            created_at=paid_at,
-        )
-        first_payment = pay_id
-        for n, period in enumerate(periods):
+        first_payment = None
+        for charge in charges:
             pid = payments.add(
                 subscription_id=sub_id,
-                checkout_id=checkout_id if n == 0 else None,
+                checkout_id=checkout_id if charge.pays_checkout else None,
                 customer_id=customer_id,
                 business_id=self.biz_id,
                 provider_payment_id=f"pa_{_hex(rng, 48)}",
-                amount_cents=monthly,
-                currency=currency,
-                kind=PaymentKind.SUBSCRIPTION,
+                amount_cents=charge.amount_cents,
+                currency=charge.currency,
+                kind=charge.kind,
                 status=PaymentStatus.SUCCEEDED,
-                paid_at=period,
-                created_at=period,
+                paid_at=charge.at,
+                created_at=charge.at,
             )
-            if n:
-                self.event(
-                    period,
-                    K.PAYMENT,
-                    SRC.WEBHOOK,
-                    "Subscription renewed",
-                    {"amount_cents": monthly, "currency": currency},
-                    payment_id=pid,
-                )
+            if charge.pays_checkout:
+                first_payment = pid
+                continue
+            self.event(
+                charge.at,
+                K.PAYMENT,
+                SRC.WEBHOOK,
+                "Subscription renewed",
+                {"amount_cents": charge.amount_cents, "currency": currency},
+                payment_id=pid,
+            )
         site.update(
             status=SiteStatus.ACTIVE,
             status_changed_at=paid_at,
