@@ -166,6 +166,27 @@ def build_world(settings) -> World:
     return World(now=now, t0=t0, t1=t1, leads=leads, c1=c1, c2=c2, messages=m)
 
 
+def send_sms(campaign, business, at, *, clicked: bool = False):
+    """A text of `campaign` to `business` sent at `at` (and its link clicked an hour later)."""
+    message = Message.objects.create(
+        campaign=campaign,
+        business=business,
+        direction=Direction.OUTBOUND,
+        channel="sms",
+        to_address="+15125550199",
+        body="Your new website",
+        token=secrets.token_hex(8),
+    )
+    assert message_claim_for_sending(message=message)
+    assert message_mark_sent(message=message, provider_message_id=f"SM{message.pk}", at=at)
+    business_record_contact(
+        business=business, channel="sms", source="provider", at=at, message=message
+    )
+    if clicked:
+        _click(message, at + timedelta(hours=1))
+    return message
+
+
 def monday(at: datetime):
     day = at.date()
     return day - timedelta(days=day.weekday())

@@ -105,6 +105,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "anymail",
+    # django-ninja's own Swagger UI files: /api/v1/docs works offline (no CDN).
+    "ninja",
     "crm",
     "sites",
     "campaigns",
