@@ -160,11 +160,13 @@ def _record_change(
 ) -> None:
     is_contact = change.field == "contact_status"
     label = "Contact" if is_contact else "Website"
+    # A manual change shows the reason staff typed with it (the actor rides on the event).
+    note = (data or {}).get("note") or ""
     lead_event_add(
         business=business_id,
         kind=LeadEventKind.CONTACT_STATUS if is_contact else LeadEventKind.WEBSITE_STATUS,
         source=source,
-        summary=f"{label} status {change.old} → {change.new}",
+        summary=f"{label} status {change.old} → {change.new}" + (f" — “{note}”" if note else ""),
         at=at,
         actor=actor,
         data={"old": change.old, "new": change.new, **(data or {})},

@@ -54,3 +54,11 @@ def count(value: int | None, words: str) -> str:
     """{{ n|count:"photo" }} → '1 photo' / '3 photos'; "reply,replies" names the plural."""
     singular, _, plural_form = words.partition(",")
     return plural(int(value or 0), singular, plural_form)
+
+
+@register.filter
+def recurring(subscription) -> str:
+    """{{ subscription|recurring }} → '$97.00 / month' (its amount per billing interval)."""
+    return format_money(
+        int(subscription.amount_cents), subscription.currency, per=subscription.interval
+    )
