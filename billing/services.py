@@ -49,7 +49,8 @@ class Price:
 
     @property
     def monthly(self) -> str:
-        return format_money(self.monthly_price_cents, self.currency)
+        """'$97.00 / month'."""
+        return format_money(self.monthly_price_cents, self.currency, per="month")
 
     @property
     def first_charge(self) -> str:
@@ -167,7 +168,7 @@ def checkout_create(
             kind=LeadEventKind.CHECKOUT,
             source=EventSource.PUBLIC,
             summary=f"Checkout started{' by staff' if by_staff else ''}: "
-            f"{price.setup_fee} setup + {price.monthly}/month",
+            f"{price.setup_fee} setup + {price.monthly}",
             data={"checkout": checkout.pk, "provider_checkout_id": provider_id},
             site=site,
             message=message,

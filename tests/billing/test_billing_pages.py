@@ -43,7 +43,7 @@ def test_billing_page_lists_subscriptions_customers_and_mrr(client, site, busine
     assert response.status_code == 200
     html = response.content.decode()
     assert sub.provider_subscription_id in html
-    assert "$97.00/month" in html
+    assert "$97.00 / month" in html
     assert "Joe&#x27;s Plumbing" in html
     assert 'id="mrr">$97.00<' in html
     assert "$497.00" in html  # revenue: setup + first month
