@@ -71,9 +71,10 @@ def _lead(name, category, city, state, score):
     return business
 
 
-def send_email(campaign, business, at):
+def send_email(campaign, business, at, *, step: int = 1):
     message = Message.objects.create(
         campaign=campaign,
+        step=step,
         business=business,
         direction=Direction.OUTBOUND,
         channel="email",

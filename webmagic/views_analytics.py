@@ -290,6 +290,7 @@ CAMPAIGN_COLUMNS = [
     ("name", "Campaign", None, True),
     ("recipients", "Recipients", "recipients", False),
     ("sent", "Sent", "sent", True),
+    ("delivered", "Delivered", "delivered", False),
     ("open_rate", "Opened", "opened", True),
     ("click_rate", "Clicked", "clicked", True),
     ("reply_rate", "Replied", "replied", True),
@@ -336,6 +337,7 @@ def _campaigns(period, sort: str, **_) -> tuple[dict, Table]:
             },
             {"metric": "recipients", "value": r["recipients"], "text": f"{r['recipients']:,}"},
             {"metric": "sent", "value": r["sent"], "text": f"{r['sent']:,}"},
+            {"metric": "delivered", "value": r["delivered"], "text": f"{r['delivered']:,}"},
             {
                 "metric": "opened",
                 "value": r["opened"],
