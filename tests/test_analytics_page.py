@@ -122,12 +122,15 @@ def test_scraped_names_are_escaped_on_the_page_and_defused_in_csv(client, staff_
 
     Business.objects.filter(name="Alpha").update(category='<img src=x onerror="alert(1)">')
     Business.objects.filter(name="Delta").update(category="=HYPERLINK(1)")
+    Business.objects.filter(name="Foxtrot").update(category='\t=HYPERLINK("http://x")')
     client.force_login(staff_user)
     html = client.get(URL, {"section": "revenue"}).content.decode()
     assert '<img src=x onerror="alert(1)">' not in html
     assert "&lt;img src=x" in html
     rows = _csv(client.get(URL, {"format": "csv", "chart": "revenue"}))
-    assert "'=HYPERLINK(1)" in {r["category"] for r in rows}
+    categories = {r["category"] for r in rows}
+    assert "'=HYPERLINK(1)" in categories
+    assert '\'\t=HYPERLINK("http://x")' in categories  # a leading tab is a formula too
 
 
 def test_campaign_table_sorts_by_link(client, staff_user, world):
