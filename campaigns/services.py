@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns import audience as audience_mod
+from campaigns import metrics
 from campaigns.lifecycle import messages_cancel_queued
 from campaigns.models import (
     Campaign,
@@ -505,13 +506,12 @@ def followups_inside_window(*, campaign: Campaign | int, since: datetime | None)
 
 
 def campaign_rates(campaign: Campaign | int) -> dict[str, float | int]:
-    """Hard-bounce and complaint rates over the messages that went out."""
+    """Hard-bounce and complaint rates over the messages that went out (deliverability is
+    judged per message; "sent" and "bounced" are campaigns.metrics' conditions)."""
     pk = _pk(campaign)
     out = Message.objects.filter(campaign_id=pk, direction=Direction.OUTBOUND)
-    sent = out.filter(
-        Q(sent_at__isnull=False) | Q(status__in=[MS.SENT, MS.DELIVERED, MS.BOUNCED])
-    ).count()
-    bounced = out.filter(Q(status=MS.BOUNCED) | Q(bounced_at__isnull=False)).count()
+    sent = out.filter(metrics.SENT).count()
+    bounced = out.filter(metrics.BOUNCED).count()
     complaints = (
         LeadEvent.objects.filter(message__campaign_id=pk, kind=LeadEventKind.OPT_OUT)
         .filter(Q(data__reason__icontains="complain") | Q(summary__icontains="complain"))
