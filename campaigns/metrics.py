@@ -187,9 +187,9 @@ def _opt_out_campaigns(channel: str, campaign_ids: QuerySet | list[int]) -> Quer
         .order_by("-sent_at", "-pk")
         .values("campaign_id")[:1]
     )
-    recipients = Message.objects.filter(campaign_id__in=campaign_ids).values("business_id")
+    # Driven from the opted-out leads (a few percent of all): one index probe each.
     return (
-        Business.objects.filter(**{f"{opted}__isnull": False}, pk__in=recipients)
+        Business.objects.filter(**{f"{opted}__isnull": False})
         .annotate(credited=Subquery(last))
         .filter(credited__in=campaign_ids)
     )

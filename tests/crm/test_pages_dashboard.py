@@ -124,3 +124,22 @@ def test_a_paid_purchase_reaches_the_last_stages_and_the_revenue(
     body = response.content.decode()
     revenue = re.search(r'<div class="kpi-value" id="kpi-revenue">([^<]+)<', body)
     assert revenue and revenue.group(1) not in ("$0.00", "")
+
+
+@pytest.mark.django_db
+def test_dashboard_lists_the_latest_campaigns_of_the_period_and_links_to_all(client, staff_user):
+    from campaigns.models import Campaign
+
+    for n in range(7):
+        Campaign.objects.create(
+            name=f"Wave {n}", channel="email", started_at=timezone.now() - timedelta(hours=n)
+        )
+    Campaign.objects.create(
+        name="Last year", channel="email", started_at=timezone.now() - timedelta(days=400)
+    )
+    client.force_login(staff_user)
+    html = client.get("/admin/crm/?period=month").content.decode()
+    shown = re.findall(r'<tr data-campaign="\d+"><td><a [^>]+>([^<]+)</a>', html)
+    assert shown == [f"Wave {n}" for n in range(5)]
+    assert "The 5 latest of 7" in html
+    assert 'href="/admin/crm/analytics/?section=campaigns&amp;period=month"' in html
