@@ -30,6 +30,7 @@ STATUSES = (
     "pending", "emailed", "texted", "opened", "clicked", "replied", "interested", "purchased",
     "unsubscribed", "bounced",
 )  # fmt: skip
+TERMINAL = ("purchased", "unsubscribed", "bounced")
 CRM_STAGES = ("scraped", "qualified", "site_generated", "contacted", "engaged", "replied")
 
 
@@ -320,6 +321,16 @@ def test_funnel_pipeline_lead_totals_and_stats_agree_for_each_period(
         assert {k: int(v) for k, v in columns.items() if int(v)} == by_status
         pipeline = client.get(f"/api/v1/crm/pipeline?{q}", **api).json()
         assert {c["status"]: c["count"] for c in pipeline if c["count"]} == by_status
+        # One stall rule: the pipeline's "stalled" is "Where leads stall"'s, terminal
+        # stages (purchased, unsubscribed, bounced) excluded from both.
+        stages = client.get(f"/api/v1/crm/analytics/time-in-stage?{q}", **api).json()
+        stalled = {s["status"]: (s["leads"], s["stalled"]) for s in stages["stages"]}
+        assert {
+            c["status"]: (c["count"], c["stalled"])
+            for c in pipeline
+            if c["count"] and c["stalled"] is not None
+        } == stalled
+        assert {c["status"] for c in pipeline if c["stalled"] is None} == set(TERMINAL)
         # The lead table's totals for the period's leads, all and per stage.
         created = "&".join(f"{k}={v}" for k, v in period.lead_filter_params().items())
         assert _lead_total(client, created) == scraped
