@@ -1,29 +1,27 @@
 """Pages that compose every app: the home redirect, the health check and the staff
-dashboard (pipeline funnel + revenue), which needs sites, campaigns and billing rows."""
+dashboard (pipeline funnel, revenue, campaigns), which needs sites, campaigns and billing
+rows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from billing.queries import format_money, mrr_by_currency, revenue_by_currency
+from billing.queries import mrr_by_currency, revenue_by_currency
+from campaigns import metrics
+from crm.formatting import format_money
+from crm.periods import period_choices, period_from_params
 from crm.permissions import staff_required
 from crm.queries import recent_activity
-from webmagic.analytics import funnel_counts_for
+from webmagic.analytics import analytics_funnel
 from webmagic.sql import database_ping
 
-PERIODS = {
-    "week": ("This week", 7),
-    "month": ("This month", 30),
-    "90d": ("90 days", 90),
-    "all": ("All time", None),
-}
 DEFAULT_PERIOD = "month"
+# The dashboard's campaign table: the most recently started campaigns of the period.
+DASHBOARD_CAMPAIGNS = 5
+DASHBOARD_METRICS = ("recipients", "sent", "opened", "clicked", "replied", "converted")
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -35,64 +33,52 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-@dataclass
-class FunnelStage:
-    key: str
-    label: str
-    count: int
-    previous: int | None = None
-
-    @property
-    def conversion(self) -> float | None:
-        if self.previous is None:
-            return None
-        return 100 * self.count / self.previous if self.previous else 0.0
-
-
-def funnel_stages(since: datetime | None = None) -> list[FunnelStage]:
-    """DESIGN.md's eight stages, counted once for the dashboard and the analytics page
-    (webmagic.analytics.funnel_counts_for): all time from the trigger-kept tallies, a
-    period by each stage's own time."""
-    counts = funnel_counts_for(since)
-    labels = [
-        ("scraped", "Scraped"),
-        ("qualified", "Qualified"),
-        ("site_generated", "Site generated"),
-        ("contacted", "Contacted"),
-        ("engaged", "Opened / clicked"),
-        ("replied", "Replied"),
-        ("purchased", "Purchased"),
-        ("subscribed", "Active subscription"),
-    ]
-    stages: list[FunnelStage] = []
-    for key, label in labels:
-        previous = stages[-1].count if stages else None
-        stages.append(FunnelStage(key, label, counts.get(key) or 0, previous))
-    return stages
+def dashboard_campaigns(period) -> dict:
+    """The campaigns started in the period (latest first, a few) with campaigns.metrics'
+    numbers, and how many there are."""
+    started = metrics.campaigns_started_in(period)
+    latest = list(started.order_by("-started_at", "-pk")[:DASHBOARD_CAMPAIGNS])
+    measured = metrics.campaign_metrics(latest)
+    legend = metrics.legend(*DASHBOARD_METRICS)
+    return {
+        "total": started.count(),
+        "legend": legend,
+        "revenue_meaning": metrics.REVENUE_MEANING,
+        "rows": [
+            {
+                "campaign": c,
+                "cells": [{"metric": m, "count": measured[c.pk].counts[m.name]} for m in legend],
+                "revenue": [
+                    format_money(r["cents"], r["currency"]) for r in measured[c.pk].revenue
+                ],
+            }
+            for c in latest
+        ],
+    }
 
 
 @staff_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    period = request.GET.get("period", DEFAULT_PERIOD)
-    if period not in PERIODS:
-        period = DEFAULT_PERIOD
-    days = PERIODS[period][1]
-    since = timezone.now() - timedelta(days=days) if days else None
-    stages = funnel_stages(since)
-    revenue = revenue_by_currency(since=since)
+    try:
+        period = period_from_params(request.GET, default=DEFAULT_PERIOD)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    stages = analytics_funnel(period)
+    revenue = revenue_by_currency(since=period.since, until=period.until)
     mrr = mrr_by_currency()
     return render(
         request,
         "crm/dashboard.html",
         {
             "period": period,
-            "periods": [(key, label) for key, (label, _) in PERIODS.items()],
-            "period_label": PERIODS[period][0],
+            "picker": period_choices(period, {}),
+            "period_query": urlencode(period.params()),
             "stages": stages,
-            "top": stages[0].count if stages else 0,
+            "top": stages[0]["count"] if stages else 0,
             "revenue": [format_money(c, cur) for cur, c in revenue.items()] or ["$0.00"],
             "mrr": [format_money(c, cur) for cur, c in mrr.items()] or ["$0.00"],
+            "campaigns": dashboard_campaigns(period),
             "recent": recent_activity(),
         },
     )
