@@ -120,6 +120,7 @@ def run(repeat: int = 5) -> dict:
     from urllib.parse import urlencode
 
     from django.db import connection
+    from django.urls import reverse
 
     from crm.periods import period_parse
 
@@ -138,7 +139,7 @@ def run(repeat: int = 5) -> dict:
         since = period_parse(period).since or datetime(1970, 1, 1, tzinfo=UTC)
         for section, extra in TABS:
             params = {"section": section, "period": period, **extra}
-            url = "/admin/crm/analytics/?" + urlencode(params)
+            url = reverse("analytics") + "?" + urlencode(params)
 
             def page(url=url):
                 response = client.get(url, HTTP_HOST="localhost")

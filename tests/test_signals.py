@@ -34,7 +34,6 @@ EXPECTED_RECEIVERS = {
     "django.db.backends.signals.connection_created": [
         # SQLite's crm_tally_day(), which the day-tally triggers call (CRM_TIME_ZONE days)
         ("any", "crm.tallies.register_sqlite_functions"),
-        ("any", "webmagic.db._on_connection_created"),  # psycopg's timestamp loader
     ],
 }
 EXPECTED_HANDLERS = {

@@ -25,7 +25,7 @@ DASHBOARD_METRICS = ("recipients", "sent", "opened", "clicked", "replied", "conv
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect("/admin/crm/")
+    return redirect("crm:dashboard")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

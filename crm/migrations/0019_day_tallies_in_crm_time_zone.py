@@ -201,7 +201,7 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("crm", "0016_city_sort_indexes_status_statistics")]
+    dependencies = [("crm", "0018_lead_facets_and_sort_indexes")]
 
     operations = [
         migrations.CreateModel(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0017_day_tallies_in_crm_time_zone'),
+        ('crm', '0019_day_tallies_in_crm_time_zone'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
