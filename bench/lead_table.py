@@ -375,15 +375,14 @@ def run(repeat: int = 30) -> dict:
             cur.execute(_funnel_sql(), [settings.QUALIFIED_SCORE])
             cur.fetchall()
 
-    from django.utils import timezone
-
+    from crm.periods import period_parse
     from webmagic.analytics import funnel_counts_for
 
-    month_start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month = period_parse("month")
     funnel = {
         "tallies": common.measure(funnel_counts, repeat=repeat),
         # DESIGN.md's stages for this month (day tallies + active subscriptions).
-        "period_month": common.measure(lambda: funnel_counts_for(month_start), repeat=repeat),
+        "period_month": common.measure(lambda: funnel_counts_for(month), repeat=repeat),
         "raw_count_filter_pass": common.measure(raw_funnel, repeat=5),
         "dashboard_all_time": common.measure(
             lambda: _get(client, reverse("crm:dashboard") + "?period=all"), repeat=repeat

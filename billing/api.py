@@ -11,18 +11,13 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from billing.models import Payment, Subscription
-from billing.queries import format_money, mrr_by_currency, revenue_by_currency
+from billing.queries import mrr_by_currency, revenue_by_currency
+from crm.api import MoneyOut, money_out
 
 router = Router(tags=["billing"])
 
 MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000
-
-
-class MoneyOut(Schema):
-    currency: str
-    cents: int
-    display: str
 
 
 class SummaryOut(Schema):
@@ -69,10 +64,7 @@ class ListFilter(Schema):
 
 
 def _money(by_currency: dict[str, int]) -> list[dict]:
-    return [
-        {"currency": c, "cents": cents, "display": format_money(cents, c)}
-        for c, cents in sorted(by_currency.items())
-    ]
+    return [money_out(cents, c) for c, cents in sorted(by_currency.items())]
 
 
 def _page(qs, filters: ListFilter):

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from billing.charges import purchase_charges
 from billing.models import Checkout
 from billing.recurrente import RecurrenteClient
 from billing.webhooks import webhook_receive
@@ -153,6 +154,10 @@ class SandboxBackend(BaseBackend):
         )
         self.deliver(sandbox_subscription_body(sub, "subscription.cancel"))
 
+    def renew(self, subscription, *, at: datetime | None = None) -> None:
+        """What Recurrente does at each renewal: a payment of the period's price."""
+        self.deliver(sandbox_renewal_body(subscription, at=at))
+
     # --- the fake provider side -------------------------------------------------------------
 
     def sign(self, body: bytes, *, msg_id: str | None = None, at: datetime | None = None):
@@ -195,6 +200,38 @@ class SandboxBackend(BaseBackend):
             )
 
 
+def sandbox_renewal_body(subscription, *, at: datetime | None = None) -> dict[str, Any]:
+    """A renewal as Recurrente sends it: a payment of the period's price on the
+    subscription (payment.paymentable), with no checkout."""
+    customer = subscription.customer
+    charge = purchase_charges(
+        setup_fee_cents=0,
+        period_cents=subscription.amount_cents,
+        currency=subscription.currency,
+        paid_at=at or timezone.now(),
+    )[0]
+    payment_id = f"pa_sandbox_{secrets.token_hex(6)}"
+    return {
+        "id": payment_id,
+        "event_type": "payment_intent.succeeded",
+        "api_version": "2024-04-24",
+        "created_at": charge.at.isoformat(),
+        "failure_reason": None,
+        "amount_in_cents": charge.amount_cents,
+        "currency": charge.currency,
+        "customer": {
+            "email": customer.email if customer else "",
+            "full_name": customer.name if customer else "",
+            "id": customer.provider_customer_id if customer else "",
+        },
+        "payment": {
+            "id": payment_id,
+            "paymentable": {"id": subscription.provider_subscription_id, "type": "Subscription"},
+        },
+        "product": {"id": "prod_sandbox"},
+    }
+
+
 def _sandbox_product(checkout: Checkout) -> dict[str, Any]:
     return {
         "id": "prod_sandbox",
@@ -235,7 +272,13 @@ def sandbox_payment_body(checkout: Checkout, *, succeed: bool = True) -> dict[st
         },
         "created_at": now,
         "failure_reason": None if succeed else "Sandbox: the card was declined.",
-        "amount_in_cents": checkout.setup_fee_cents + checkout.monthly_price_cents,
+        # One charge for the setup fee and the first month, as Recurrente takes it.
+        "amount_in_cents": purchase_charges(
+            setup_fee_cents=checkout.setup_fee_cents,
+            period_cents=checkout.monthly_price_cents,
+            currency=checkout.currency,
+            paid_at=timezone.now(),
+        )[0].amount_cents,
         "currency": checkout.currency,
         "customer": {
             "email": business.email or "customer@example.com",

@@ -22,8 +22,17 @@ class CheckoutStatus(models.TextChoices):
 class Checkout(models.Model):
     site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="checkouts")
     business = models.ForeignKey("crm.Business", on_delete=models.PROTECT, related_name="checkouts")
+    # Attribution, decided once when the checkout is created (billing/attribution.py): the
+    # message it is credited to, and that message's campaign (kept if the message goes).
     message = models.ForeignKey(
         "campaigns.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="checkouts",
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -115,8 +124,11 @@ class Subscription(models.Model):
 
 
 class PaymentKind(models.TextChoices):
-    SETUP = "setup", "Setup fee"
-    SUBSCRIPTION = "subscription", "Subscription"
+    """billing/charges.py: the purchase is one charge (setup fee + first period); each
+    later charge of the subscription is a renewal."""
+
+    SETUP = "setup", "Purchase (setup + first month)"
+    SUBSCRIPTION = "subscription", "Renewal"
 
 
 class PaymentStatus(models.TextChoices):

@@ -56,16 +56,6 @@ def mrr_by_currency() -> dict[str, int]:
     }
 
 
-CURRENCY_SYMBOLS = {"USD": "$", "GTQ": "Q"}
-
-
-def format_money(cents: int, currency: str) -> str:
-    """Exact integer cents → '$1,234.50' / 'Q97.00'."""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(int(cents)), 100)
-    return f"{sign}{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{whole:,}.{rest:02d}"
-
-
 def subscription_counts() -> dict[str, int]:
     """{status: number of subscriptions}, every status present (0 when none)."""
     counts = dict.fromkeys(SubscriptionState.values, 0)

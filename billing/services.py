@@ -16,10 +16,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from billing import lifecycle as billing_lifecycle
+from billing.attribution import checkout_attribution
 from billing.backends import PaymentsError, get_backend
 from billing.models import Checkout, CheckoutStatus, Subscription, SubscriptionState
-from billing.queries import format_money
 from campaigns.models import Message
+from crm.formatting import format_money
 from crm.lifecycle import business_advance, lead_event_add
 from crm.models import Business, ContactStatus, EventSource, LeadEventKind
 from crm.normalize import is_digits
@@ -48,7 +49,8 @@ class Price:
 
     @property
     def monthly(self) -> str:
-        return format_money(self.monthly_price_cents, self.currency)
+        """'$97.00 / month'."""
+        return format_money(self.monthly_price_cents, self.currency, per="month")
 
     @property
     def first_charge(self) -> str:
@@ -82,26 +84,15 @@ def purchase_rate_limited(ip: str) -> bool:
     return count > settings.PURCHASE_RATE_LIMIT
 
 
-# Without a session/cookie hint, the lead's most recently clicked message within this window
-# gets the credit (last-click attribution).
-ATTRIBUTION_DAYS = 30
-
-
 def message_from_request(request: HttpRequest, business_id: int) -> Message | None:
-    """The message whose tracked link brought this visitor, if it is this lead's."""
-    qs = Message.objects.filter(business_id=business_id)
+    """The message whose tracked link brought this visitor, if it is this lead's (a hint
+    for attribution: billing.attribution decides)."""
     raw = request.session.get(MESSAGE_SESSION_KEY) or request.COOKIES.get(MESSAGE_SESSION_KEY)
-    if raw not in (None, ""):
-        raw = str(raw)[:64]
-        found = qs.filter(pk=int(raw)).first() if is_digits(raw) else qs.filter(token=raw).first()
-        if found is not None:
-            return found
-    since = timezone.now() - timedelta(days=ATTRIBUTION_DAYS)
-    return (
-        qs.filter(clicked_at__gte=since, direction="outbound")
-        .order_by("-clicked_at", "-pk")
-        .first()
-    )
+    if raw in (None, ""):
+        return None
+    raw = str(raw)[:64]
+    qs = Message.objects.filter(business_id=business_id)
+    return qs.filter(pk=int(raw)).first() if is_digits(raw) else qs.filter(token=raw).first()
 
 
 def _open_checkout(site: Site) -> Checkout | None:
@@ -116,14 +107,16 @@ def _open_checkout(site: Site) -> Checkout | None:
 
 
 def checkout_metadata(
-    *, checkout: int, site: int, business: int, message: int | None
+    *, checkout: int, site: int, business: int, message: int | None, campaign: int | None
 ) -> dict[str, str]:
-    """Our ids, carried by the provider's checkout so every payment links back to them."""
+    """Our ids, carried by the provider's checkout so every payment links back to them
+    (the message and campaign are the stored attribution, billing.attribution)."""
     return {
         "wm_checkout": str(checkout),
         "wm_site": str(site),
         "wm_business": str(business),
         "wm_message": str(message) if message else "",
+        "wm_campaign": str(campaign) if campaign else "",
     }
 
 
@@ -137,7 +130,9 @@ def checkout_create(
 ) -> tuple[Checkout, bool]:
     """Create (or reuse the open) checkout for `site`. Returns (checkout, created).
 
-    Our own ids go into the provider checkout's metadata so every payment links back. The
+    Attribution is decided here, once, and stored on the checkout (billing.attribution;
+    `message` is the tracked link's hint). Our own ids go into the provider checkout's
+    metadata so every payment links back. The
     lead moves to `interested` (not when staff try the button: that is not the prospect's
     interest). Raises CheckoutUnavailable, or PaymentsError when the provider fails (then
     nothing is saved and the lead does not move)."""
@@ -157,10 +152,14 @@ def checkout_create(
         if existing is not None:
             return existing, False
         price = price_current()
+        now = timezone.now()
+        message = checkout_attribution(business_id=business.pk, at=now, hint=message)
         checkout = Checkout.objects.create(
             site=site,
             business=business,
             message=message,
+            campaign_id=message.campaign_id if message else None,
+            created_at=now,
             setup_fee_cents=price.setup_fee_cents,
             monthly_price_cents=price.monthly_price_cents,
             currency=price.currency,
@@ -170,6 +169,7 @@ def checkout_create(
             site=site.pk,
             business=business.pk,
             message=message.pk if message else None,
+            campaign=message.campaign_id if message else None,
         )
         provider_id, url = get_backend().checkout_create(
             checkout, success_url=success_url, cancel_url=cancel_url
@@ -182,7 +182,7 @@ def checkout_create(
             kind=LeadEventKind.CHECKOUT,
             source=EventSource.PUBLIC,
             summary=f"Checkout started{' by staff' if by_staff else ''}: "
-            f"{price.setup_fee} setup + {price.monthly}/month",
+            f"{price.setup_fee} setup + {price.monthly}",
             data={"checkout": checkout.pk, "provider_checkout_id": provider_id},
             site=site,
             message=message,

@@ -11,6 +11,7 @@ urlpatterns = [
     path("billing/sandbox/<str:checkout_id>/", views.sandbox_checkout, name="sandbox-checkout"),
     path("webhooks/recurrente/", views.recurrente_webhook, name="recurrente-webhook"),
     path("admin/crm/billing/", views.billing_home, name="billing-home"),
+    path("admin/crm/billing/payments.csv", views.payments_export, name="payments-export"),
     path(
         "admin/crm/billing/subscriptions/<int:pk>/cancel/",
         views.subscription_cancel,

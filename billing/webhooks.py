@@ -14,11 +14,10 @@ subscription applies the subscription events that were waiting for it at once.
 
 from __future__ import annotations
 
-import calendar
 import json
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -28,18 +27,19 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from billing import lifecycle as billing_lifecycle
+from billing.charges import add_interval, charge_kind
 from billing.models import (
     BillingInterval,
     Checkout,
+    CheckoutStatus,
     Customer,
-    PaymentKind,
     PaymentStatus,
     Subscription,
     SubscriptionState,
 )
-from billing.queries import format_money
 from campaigns.lifecycle import message_mark_converted
 from crm import inbox
+from crm.formatting import format_money
 from crm.lifecycle import business_advance, business_advance_website, lead_event_add
 from crm.models import (
     ContactStatus,
@@ -133,17 +133,6 @@ def _cents(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"amount_in_cents must be a non-negative integer, got {value!r}")
     return value
-
-
-def add_interval(at: datetime, interval: str, count: int = 1) -> datetime:
-    """`at` plus whole billing intervals, month ends clamped (Jan 31 + 1 month = Feb 28)."""
-    if interval == BillingInterval.WEEK:
-        return at + timedelta(weeks=count)
-    months = count * (12 if interval == BillingInterval.YEAR else 1)
-    month0 = at.month - 1 + months
-    year, month = at.year + month0 // 12, month0 % 12 + 1
-    day = min(at.day, calendar.monthrange(year, month)[1])
-    return at.replace(year=year, month=month, day=day)
 
 
 def _event_time(event: ProviderEvent) -> datetime:
@@ -243,6 +232,8 @@ def apply_payment_succeeded(event: ProviderEvent) -> None:
             f"{subscription_id!r} known yet"
         )
 
+    # The purchase pays our checkout; a later payment (a renewal) finds it paid already.
+    pays_checkout = checkout is not None and checkout.status != CheckoutStatus.PAID
     if checkout is not None:
         customer = _customer_for(checkout, payload)
         site_id, business_id = checkout.site_id, checkout.business_id
@@ -285,7 +276,7 @@ def apply_payment_succeeded(event: ProviderEvent) -> None:
         defaults={
             "amount_cents": amount,
             "currency": currency,
-            "kind": PaymentKind.SUBSCRIPTION if subscription_id else PaymentKind.SETUP,
+            "kind": charge_kind(pays_checkout=pays_checkout),
             "method": method,
             "checkout": checkout,
             "subscription": subscription,
@@ -403,7 +394,9 @@ def apply_payment_failed(event: ProviderEvent) -> None:
         defaults={
             "amount_cents": amount,
             "currency": currency,
-            "kind": PaymentKind.SUBSCRIPTION if subscription_id else PaymentKind.SETUP,
+            "kind": charge_kind(
+                pays_checkout=checkout is not None and checkout.status != CheckoutStatus.PAID
+            ),
             "method": "bank_transfer" if event.event_type.startswith("bank_transfer") else "card",
             "checkout": checkout,
             "subscription": subscription,

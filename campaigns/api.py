@@ -3,21 +3,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.timezone import is_naive, make_aware
 from ninja import Field, Path, Query, Router, Schema, Status
+from pydantic import create_model
 
-from campaigns import services
+from campaigns import metrics, services
 from campaigns.audience import AudienceError, audience_preview, audience_query_from
 from campaigns.forms import DEFAULT_BODY
 from campaigns.models import Campaign, CampaignStatus, Channel
-from campaigns.results import campaign_list_qs, campaign_results
+from campaigns.results import campaign_list_qs, campaign_results, campaign_rows
 from campaigns.sending import REASONS, render_message, template_errors
-from crm.api import NO_NUL, LeadFilters, MessageOut, Unprocessable, ValidationErrorOut
+from crm.api import (
+    NO_NUL,
+    InSchema,
+    LeadFilters,
+    MessageOut,
+    Unprocessable,
+    ValidationErrorOut,
+)
 from crm.api_auth import require_editor
 
 router = Router(tags=["campaigns"])
@@ -30,13 +39,13 @@ LeadId = Annotated[int, Field(ge=1, le=MAX_ID)]
 ERRORS = {400: MessageOut, 422: ValidationErrorOut}
 
 
-class FollowupIn(Schema):
+class FollowupIn(InSchema):
     after_days: int = Field(3, ge=1, le=60)
     subject: str = Field("", pattern=NO_NUL, max_length=300)
     body: str = Field(..., pattern=NO_NUL, min_length=1, max_length=5000)
 
 
-class AudienceIn(Schema):
+class AudienceIn(InSchema):
     channel: ChannelEnum = Field(ChannelEnum.email, description="email or sms")
     filters: LeadFilters = Field(
         default_factory=LeadFilters,
@@ -52,8 +61,8 @@ class AudienceIn(Schema):
 
 class StartIn(AudienceIn):
     name: str = Field(..., min_length=1, max_length=200, pattern=NO_NUL)
-    schedule: str | None = Field(
-        None, pattern=NO_NUL, max_length=40, description='"now" (default) or an ISO 8601 date-time'
+    schedule: Literal["now"] | datetime | None = Field(
+        None, description='"now" (default) or an ISO 8601 date-time (naive: the server\'s zone)'
     )
     send_rate_per_minute: int = Field(30, ge=1, le=1000)
     daily_cap: int = Field(1000, ge=1, le=100_000)
@@ -66,7 +75,7 @@ class ExclusionOut(Schema):
     count: int
 
 
-class LeadOut(Schema):
+class AudienceLeadOut(Schema):
     id: int
     name: str
     city: str
@@ -84,7 +93,7 @@ class PreviewOut(Schema):
     matched: int
     excluded_total: int
     excluded: list[ExclusionOut]
-    sample: list[LeadOut]
+    sample: list[AudienceLeadOut]
     rendered: RenderedOut | None
 
 
@@ -102,11 +111,63 @@ class CampaignOut(Schema):
     created_at: datetime
     send_rate_per_minute: int
     daily_cap: int
-    messages: int = 0
+    messages: int = Field(0, description=metrics.MESSAGES_MEANING)
+
+
+class MetricOut(Schema):
+    count: int | None = Field(description="Leads; null where the metric does not apply")
+    rate: float | None = Field(description=metrics.RATE_MEANING + " Null: not applicable.")
+
+
+CampaignMetricsOut = create_model(
+    "CampaignMetricsOut",
+    __base__=Schema,
+    __doc__="Every campaign metric, counting leads (campaigns.metrics).",
+    **{m.name: (MetricOut, Field(description=m.meaning)) for m in metrics.METRICS},
+)
+
+
+class MessageCountsOut(Schema):
+    """Messages, follow-ups included, by current status (counting messages, not leads)."""
+
+    total: int
+    followups: int = Field(description="Messages after the first step")
+    queued: int
+    sending: int
+    sent: int = Field(description="Sent, no delivery report yet")
+    delivered: int
+    failed: int
+    bounced: int
+    cancelled: int
+
+
+class AmountOut(Schema):
+    currency: str
+    amount_cents: int = Field(description="Exact integer cents")
+    display: str = Field(description="Formatted for reading: $497.00")
+
+
+class CampaignResultsOut(Schema):
+    campaign: int
+    name: str
+    channel: str
+    status: str
+    status_reason: str
+    recipients: int = Field(description=metrics.BY_NAME["recipients"].meaning)
+    metrics: CampaignMetricsOut
+    messages: MessageCountsOut = Field(description=metrics.MESSAGES_MEANING)
+    progress: float = Field(description="Share of the messages done (neither queued nor sending)")
+    stuck_sending: int = Field(description="Messages left in sending by a worker that stopped")
+    revenue: list[AmountOut] = Field(description=metrics.REVENUE_MEANING)
 
 
 def _channel(value: str) -> str:
     return str(getattr(value, "value", value))
+
+
+def _value(value: Any) -> str:
+    """A filter value as the lead table's query string writes it (dates as YYYY-MM-DD)."""
+    return value.isoformat() if isinstance(value, date) else _channel(value)
 
 
 def _check_templates(**texts: str | None) -> None:
@@ -120,7 +181,7 @@ def _filters(payload: AudienceIn) -> dict[str, Any]:
     data = payload.filters.dict(exclude_none=True)
     if (data.get("campaign") or 0) > MAX_ID:
         raise Unprocessable({"campaign": ["Not a campaign id."]}, where="body")
-    return {k: [_channel(x) for x in v] if isinstance(v, list) else _channel(v)
+    return {k: [_value(x) for x in v] if isinstance(v, list) else _value(v)
             for k, v in data.items()}  # fmt: skip
 
 
@@ -128,10 +189,11 @@ def _audience_error(exc: AudienceError):
     return Unprocessable(exc.errors, where="body")
 
 
-def _campaign_out(campaign: Campaign) -> dict:
+def _campaign_out(campaign: Campaign, measured: metrics.CampaignMetrics | None = None) -> dict:
+    measured = measured or metrics.campaign_metrics_one(campaign)
     return {
         **{f: getattr(campaign, f) for f in CampaignOut.model_fields if hasattr(campaign, f)},
-        "messages": getattr(campaign, "n_messages", None) or campaign.messages.count(),
+        "messages": measured.messages["total"],
     }
 
 
@@ -198,18 +260,17 @@ def start(request: HttpRequest, payload: StartIn):
     if not body.strip():
         raise Unprocessable({"body": ["The message body is empty."]}, where="body")
     scheduled_at = None
-    if payload.schedule and payload.schedule != "now":
-        from django.utils.dateparse import parse_datetime
-        from django.utils.timezone import is_naive, make_aware
-
-        try:
-            scheduled_at = parse_datetime(payload.schedule)
-        except ValueError:
-            scheduled_at = None
-        if scheduled_at is None:
-            raise Unprocessable({"schedule": ['Use "now" or an ISO 8601 date-time.']}, where="body")
+    if isinstance(payload.schedule, datetime):
+        scheduled_at = payload.schedule
         if is_naive(scheduled_at):
             scheduled_at = make_aware(scheduled_at)
+        try:
+            # In UTC: PostgreSQL stores no offset beyond ±15:59 (ISO 8601 allows ±23:59).
+            scheduled_at = scheduled_at.astimezone(UTC)
+        except OverflowError:
+            raise Unprocessable(
+                {"schedule": ["That date-time is out of range."]}, where="body"
+            ) from None
     key = (request.headers.get("Idempotency-Key") or "").strip()[:200] or None
     if key:
         existing = Campaign.objects.filter(idempotency_key=key).first()
@@ -253,13 +314,13 @@ def campaign_list(
     qs = campaign_list_qs()
     if status:
         qs = qs.filter(status=_channel(status))
-    return [_campaign_out(c) for c in qs[offset : offset + limit]]
+    return [_campaign_out(c, m) for c, m in campaign_rows(list(qs[offset : offset + limit]))]
 
 
 @router.get(
     "{campaign_id}/results",
-    response={200: dict[str, Any], 404: MessageOut, **ERRORS},
-    summary="Sent, delivered, … each as a count and a rate",
+    response={200: CampaignResultsOut, 404: MessageOut, **ERRORS},
+    summary="Every campaign metric (leads) as a count and a rate, messages, lifetime revenue",
 )
 def results(request: HttpRequest, campaign_id: int = Path(..., ge=1, le=MAX_ID)) -> dict:
     campaign = get_object_or_404(Campaign, pk=campaign_id)

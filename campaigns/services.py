@@ -20,7 +20,7 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from campaigns import audience as audience_mod
-from campaigns import sql
+from campaigns import metrics, sql
 from campaigns.lifecycle import messages_cancel_queued
 from campaigns.models import (
     Campaign,
@@ -38,6 +38,7 @@ from campaigns.sending import (
     site_for,
     sms_quiet_until,
 )
+from crm.formatting import plural
 from crm.models import Business, ContactStatus, LeadEvent, LeadEventKind
 from crm.sidebar import sidebar_forget
 
@@ -217,7 +218,7 @@ def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> 
         Campaign.objects.filter(pk=pk).update(
             status=status,
             started_at=now if status == CS.SENDING else None,
-            status_reason=f"{inserted} recipients",
+            status_reason=plural(inserted, "recipient"),
         )
         transaction.on_commit(lambda: _after_start(pk))
     row.refresh_from_db()
@@ -508,13 +509,12 @@ def followups_inside_window(*, campaign: Campaign | int, since: datetime | None)
 
 
 def campaign_rates(campaign: Campaign | int) -> dict[str, float | int]:
-    """Hard-bounce and complaint rates over the messages that went out."""
+    """Hard-bounce and complaint rates over the messages that went out (deliverability is
+    judged per message; "sent" and "bounced" are campaigns.metrics' conditions)."""
     pk = _pk(campaign)
     out = Message.objects.filter(campaign_id=pk, direction=Direction.OUTBOUND)
-    sent = out.filter(
-        Q(sent_at__isnull=False) | Q(status__in=[MS.SENT, MS.DELIVERED, MS.BOUNCED])
-    ).count()
-    bounced = out.filter(Q(status=MS.BOUNCED) | Q(bounced_at__isnull=False)).count()
+    sent = out.filter(metrics.SENT).count()
+    bounced = out.filter(metrics.BOUNCED).count()
     complaints = (
         LeadEvent.objects.filter(message__campaign_id=pk, kind=LeadEventKind.OPT_OUT)
         .filter(Q(data__reason__icontains="complain") | Q(summary__icontains="complain"))

@@ -98,6 +98,10 @@ def messages_insert_select(
             # compilation on a 100,000-recipient start (commit bf9d4d3).
             cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
+        if vendor == "sqlite":
+            # Python's sqlite3 reports rowcount -1 for a statement that starts with WITH.
+            cursor.execute("SELECT changes()")
+            return cursor.fetchone()[0]
         return cursor.rowcount
 
 

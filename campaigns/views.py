@@ -14,11 +14,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from campaigns import services
+from campaigns import metrics, services
 from campaigns.audience import AudienceError, audience_preview, audience_query_from
 from campaigns.forms import CampaignForm
 from campaigns.models import Campaign, CampaignStatus, Channel, Message, MessageStatus
-from campaigns.results import campaign_list_qs, campaign_recipients, campaign_results
+from campaigns.results import (
+    campaign_list_qs,
+    campaign_recipients,
+    campaign_results,
+    campaign_rows,
+)
 from campaigns.sending import REASONS, Rendered, render_message, unsubscribe_unsign
 from campaigns.suppression import suppression_add
 from crm.filters import filter_query, lead_filterset
@@ -71,11 +76,32 @@ def _preview_context(request: HttpRequest, params) -> dict:
     return {"preview": preview, "rendered": rendered, "sample_lead": lead, "channel": channel}
 
 
+# The columns of the campaigns list (the results page shows every metric).
+LIST_METRICS = ("recipients", "sent", "opened", "clicked", "replied", "converted")
+
+
 @staff_required
 @vary_on_headers("HX-Request")
 def campaign_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(campaign_list_qs(), 50).get_page(request.GET.get("page"))
-    return render(request, "campaigns/campaign_list.html", {"page": page})
+    legend = metrics.legend(*LIST_METRICS)
+    return render(
+        request,
+        "campaigns/campaign_list.html",
+        {
+            "page": page,
+            "rows": [
+                {
+                    "campaign": c,
+                    "cells": [{"metric": mt, "count": m.counts[mt.name]} for mt in legend],
+                    "messages": m.messages,
+                }
+                for c, m in campaign_rows(list(page))
+            ],
+            "legend": legend,
+            "messages_meaning": metrics.MESSAGES_MEANING,
+        },
+    )
 
 
 @editor_required
@@ -196,9 +222,17 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
             request.GET.get("page")
         )
     )
+    results = campaign_results(campaign)
     context = {
         "campaign": campaign,
-        "results": campaign_results(campaign),
+        "results": results,
+        "cells": [{"metric": m, **results["metrics"][m.name]} for m in metrics.legend()],
+        "legend": metrics.legend(),
+        "meanings": {
+            "revenue": metrics.REVENUE_MEANING,
+            "rate": metrics.RATE_MEANING,
+            "messages": metrics.MESSAGES_MEANING,
+        },
         "page": page,
         "status_filter": status,
         "statuses": MessageStatus.choices,

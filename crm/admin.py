@@ -15,6 +15,7 @@ from crm.models import (
     LeadTally,
     ProviderEvent,
     SavedView,
+    TallyZone,
 )
 from crm.sidebar import sidebar_forget
 
@@ -129,4 +130,21 @@ class LeadTallyAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TallyZone)
+class TallyZoneAdmin(admin.ModelAdmin):
+    """The zone the day tallies count in; crm.tallies sets it from CRM_TIME_ZONE (and
+    recounts), so it is shown, never edited."""
+
+    list_display = ("zone",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -9,29 +9,33 @@ Invalid input answers 422 with a body naming the field, in django-ninja's own sh
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
+from pydantic import BaseModel, ModelWrapValidatorHandler, model_validator
 
 from crm.api_auth import require_editor
 from crm.filters import ENGAGEMENT_CHOICES, lead_filterset
+from crm.formatting import format_money
 from crm.lifecycle import LifecycleError, business_set_status
 from crm.models import Business, ContactStatus, EventSource, WebsiteKind, WebsiteStatus
+from crm.periods import KEYS, Period, period_parse
 from crm.permissions import can_admin, can_edit
 from crm.queries import (
     DEFAULT_SORT,
     SORTS,
+    STALL_DAYS,
     BadCursor,
     lead_page,
     lead_timeline,
     lead_total,
     pipeline_columns,
 )
-from crm.tallies import funnel_counts, tally_counts
+from crm.tallies import lead_status_counts, period_funnel
 
 router = Router(tags=["crm"])
 legacy_router = Router(tags=["legacy"])
@@ -48,6 +52,79 @@ WebsiteKindEnum = StrEnum("WebsiteKindEnum", {v: v for v in WebsiteKind.values})
 SortEnum = StrEnum("SortEnum", {v: v for k in SORTS for v in (k, f"-{k}")})
 YesNo = StrEnum("YesNo", {"yes": "yes", "no": "no"})
 Engagement = StrEnum("Engagement", {v: v for v, _ in ENGAGEMENT_CHOICES})
+
+
+class InSchema(Schema):
+    """A request body or parameter set: a JSON object. Anything else (`null`, a list, a
+    number) is a 422, never silently the defaults (django-ninja's schemas read any object's
+    attributes, and a list has none of ours)."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _an_object(cls, data: Any, handler: ModelWrapValidatorHandler) -> Any:
+        if not isinstance(data, dict | BaseModel):
+            raise ValueError(f"must be a JSON object, not {type(data).__name__}")
+        return handler(data)
+
+
+class MoneyOut(Schema):
+    """An amount of money: exact integer cents, its currency, and how a person reads it."""
+
+    currency: str = Field(description="ISO 4217 code (USD, GTQ)")
+    cents: int = Field(description="Exact integer cents")
+    display: str = Field(description="Formatted for reading: $497.00, Q100.00")
+
+
+def money_out(cents: int, currency: str) -> dict[str, Any]:
+    return {"currency": currency, "cents": cents, "display": format_money(cents, currency)}
+
+
+class PeriodOut(Schema):
+    key: str = Field(description="today, week, month, 7d, 30d, 90d, 365d, all or custom")
+    label: str
+    first_day: date | None = Field(description="First day (CRM_TIME_ZONE); null: no start")
+    last_day: date | None = Field(description="Last day, included; null: up to now")
+    since: datetime | None = Field(description="The instant the period starts")
+    until: datetime | None = Field(description="The instant it ends (excluded); null: now")
+
+
+def period_out(period: Period) -> dict[str, Any]:
+    return {
+        "key": period.key,
+        "label": period.label,
+        "first_day": period.first_day,
+        "last_day": period.last_day,
+        "since": period.since,
+        "until": period.until,
+    }
+
+
+PeriodEnum = StrEnum("PeriodEnum", {k: k for k in KEYS})
+
+
+class PeriodParams(Schema):
+    """The one period model (crm.periods): a preset key, or `from` / `to` days."""
+
+    period: PeriodEnum | None = Field(
+        None,
+        description="today, week (from Monday), month, 7d, 30d, 90d, 365d (last 12 months), "
+        "all, or custom with from / to; calendar days in CRM_TIME_ZONE",
+    )
+    from_: date | None = Field(None, alias="from", description="First day of a custom range")
+    to: date | None = Field(None, description="Last day of a custom range (included)")
+
+
+def period_from(params: PeriodParams, *, default: str) -> Period:
+    """The Period the parameters ask for; a contradiction is a 422 naming `period`."""
+    try:
+        return period_parse(
+            str(params.period) if params.period else None,
+            start=params.from_,
+            end=params.to,
+            default=default,
+        )
+    except ValueError as exc:
+        raise Unprocessable({"period": [str(exc)]}) from None
 
 
 class ErrorItem(Schema):
@@ -82,7 +159,7 @@ class Unprocessable(Exception):
         }
 
 
-class LeadFilters(Schema):
+class LeadFilters(InSchema):
     """The lead table's filters (crm.filters.FILTER_NAMES), as query parameters."""
 
     q: str | None = Field(
@@ -102,10 +179,10 @@ class LeadFilters(Schema):
     has_email: YesNo | None = None
     has_phone: YesNo | None = None
     has_website: YesNo | None = Field(None, description="An own website (not a directory page)")
-    created_after: str | None = Field(None, pattern=NO_NUL, description="YYYY-MM-DD")
-    created_before: str | None = Field(None, pattern=NO_NUL, description="YYYY-MM-DD")
-    contacted_after: str | None = Field(None, pattern=NO_NUL, description="YYYY-MM-DD")
-    contacted_before: str | None = Field(None, pattern=NO_NUL, description="YYYY-MM-DD")
+    created_after: date | None = Field(None, description="Created on or after this day")
+    created_before: date | None = Field(None, description="Created on or before this day")
+    contacted_after: date | None = Field(None, description="Last contacted on or after")
+    contacted_before: date | None = Field(None, description="Last contacted on or before")
     engagement: Engagement | None = Field(None, description="Reached at least this stage")
     campaign: int | None = Field(None, ge=1, description="Leads messaged by this campaign")
     opted_out: YesNo | None = None
@@ -197,7 +274,7 @@ class LeadDetailOut(Schema):
     events: list[EventOut]
 
 
-class StatusIn(Schema):
+class StatusIn(InSchema):
     contact_status: ContactStatusEnum | None = None
     website_status: WebsiteStatusEnum | None = None
     note: str = Field("", max_length=500, pattern=NO_NUL)
@@ -226,17 +303,30 @@ class PipelineColumnOut(Schema):
     status: str
     label: str
     count: int
-    stalled: int = Field(description="In this stage longer than 14 days")
+    stalled: int | None = Field(
+        description=f"Leads in this stage longer than {STALL_DAYS} days (null: a terminal "
+        "stage — purchased, unsubscribed, bounced — never stalls)"
+    )
     oldest_since: datetime | None
     leads: list[PipelineLeadOut] = Field(description="The leads waiting longest")
 
 
 class StatsOut(Schema):
-    leads: int
-    contact_status: dict[str, int]
-    furthest_contact_status: dict[str, int]
-    website_status: dict[str, int]
-    funnel: dict[str, int] = Field(description="All-time funnel stages the CRM owns")
+    period: PeriodOut
+    leads: int = Field(description="Leads created in the period (the funnel's scraped stage)")
+    contact_status: dict[str, int] = Field(description="Those leads by their status now")
+    furthest_contact_status: dict[str, int] = Field(
+        description="Those leads by the furthest stage they ever reached"
+    )
+    website_status: dict[str, int] = Field(description="Those leads by their website status")
+    funnel: dict[str, int] = Field(
+        description="The funnel stages the CRM owns: leads that reached each stage in the "
+        "period, each by the day it reached it"
+    )
+
+
+class PipelineParams(LeadFilters, PeriodParams):
+    pass
 
 
 class MeOut(Schema):
@@ -375,8 +465,9 @@ def lead_status_set(request: HttpRequest, lead_id: int, payload: StatusIn) -> di
     response={200: list[PipelineColumnOut], **VALIDATION},
     summary="Pipeline columns (one per contact status) for the filtered leads",
 )
-def pipeline(request: HttpRequest, filters: Query[LeadFilters]) -> list[dict]:
-    columns = pipeline_columns(_filtered(request).qs)
+def pipeline(request: HttpRequest, filters: Query[PipelineParams]) -> list[dict]:
+    period = period_from(filters, default="all")
+    columns = pipeline_columns(_filtered(request).qs, period=period)
     return [
         {
             "status": c.status,
@@ -399,15 +490,21 @@ def pipeline(request: HttpRequest, filters: Query[LeadFilters]) -> list[dict]:
     ]
 
 
-@router.get("/stats", response=StatsOut, summary="Lead counts per status and the funnel")
-def stats(request: HttpRequest) -> dict:
-    counts = tally_counts()
+@router.get(
+    "/stats",
+    response={200: StatsOut, **VALIDATION},
+    summary="Lead counts per status and the funnel, for a period (default all time)",
+)
+def stats(request: HttpRequest, params: Query[PeriodParams]) -> dict:
+    period = period_from(params, default="all")
+    counts = lead_status_counts(period)
     return {
+        "period": period_out(period),
         "leads": sum(counts.get("contact_status", {}).values()),
         "contact_status": counts.get("contact_status", {}),
         "furthest_contact_status": counts.get("furthest_contact_status", {}),
         "website_status": counts.get("website_status", {}),
-        "funnel": funnel_counts(counts),
+        "funnel": period_funnel(period),
     }
 
 

@@ -9,17 +9,17 @@ same thing everywhere. Use `lead_filterset(params, user=…)`; check `.is_valid(
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import timedelta
 
 import django_filters as df
 from django import forms
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
-from django.utils import timezone
 
 from crm.lifecycle import statuses_reached
 from crm.models import Business, ContactStatus, WebsiteKind, WebsiteStatus
 from crm.normalize import is_digits
+from crm.periods import day_start
 from crm.tallies import tally_counts
 
 YES_NO = (("yes", "Yes"), ("no", "No"))
@@ -80,14 +80,6 @@ FILTER_NAMES = (
     "campaign",
     "opted_out",
 )
-
-
-def _day_start(value):
-    return timezone.make_aware(datetime.combine(value, time.min))
-
-
-def _day_end(value):
-    return timezone.make_aware(datetime.combine(value, time.max))
 
 
 class DateInput(forms.DateInput):
@@ -267,10 +259,11 @@ class LeadFilter(df.FilterSet):
         return qs.filter(own) if value == "yes" else qs.exclude(own)
 
     def filter_date(self, qs: QuerySet, name: str, value) -> QuerySet:
+        # Whole days in CRM_TIME_ZONE, the days every period (crm.periods) is made of.
         field = "created_at" if name.startswith("created") else "last_contacted_at"
         if name.endswith("after"):
-            return qs.filter(**{f"{field}__gte": _day_start(value)})
-        return qs.filter(**{f"{field}__lte": _day_end(value)})
+            return qs.filter(**{f"{field}__gte": day_start(value)})
+        return qs.filter(**{f"{field}__lt": day_start(value + timedelta(days=1))})
 
     def filter_engagement(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         # furthest_contact_status keeps the highest stage ever reached, across campaigns.

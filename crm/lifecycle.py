@@ -154,13 +154,16 @@ def _send_after_commit(signal, *, business_id: int, old: str, new: str, source: 
 def status_change_event(
     change: Change, *, source: str, at: datetime, actor=None, data: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The LeadEvent fields of a status change (kind, source, summary, at, actor, data)."""
+    """The LeadEvent fields of a status change (kind, source, summary, at, actor, data).
+    A manual change shows the reason staff typed with it (`data["note"]`; the actor rides on
+    the event)."""
     is_contact = change.field == "contact_status"
     label = "Contact" if is_contact else "Website"
+    note = (data or {}).get("note") or ""
     return {
         "kind": LeadEventKind.CONTACT_STATUS if is_contact else LeadEventKind.WEBSITE_STATUS,
         "source": source,
-        "summary": f"{label} status {change.old} → {change.new}",
+        "summary": f"{label} status {change.old} → {change.new}" + (f" — “{note}”" if note else ""),
         "at": at,
         "actor": actor,
         "data": {"old": change.old, "new": change.new, **(data or {})},

@@ -426,7 +426,94 @@ PIPELINE_STAGES = [
     ContactStatus.UNSUBSCRIBED,
     ContactStatus.BOUNCED,
 ]
+# --- Time in stage: the one stall rule ----------------------------------------------------------
+# "Where leads stall" (analytics) and the pipeline's "stalled" read these: days in the current
+# stage (since contact_status_changed_at, which the lifecycle writes with the status), for
+# leads now in that stage; the terminal stages (a customer, an opt-out, a bounce) never stall.
+
 STALL_DAYS = 14
+TERMINAL_STAGES = (ContactStatus.PURCHASED, ContactStatus.UNSUBSCRIBED, ContactStatus.BOUNCED)
+
+
+def stall_before(now: datetime | None = None) -> datetime:
+    """Leads whose stage began before this instant have stalled."""
+    return (now or timezone.now()) - timedelta(days=STALL_DAYS)
+
+
+def leads_in_period(qs: QuerySet, period) -> QuerySet:
+    """The leads a period's pipeline, stall figures and lead-table totals count: those
+    created (scraped or imported) in it — the funnel's first stage, by its own time."""
+    return period.filter(qs, "created_at") if period is not None else qs
+
+
+@dataclass
+class StageAge:
+    status: str
+    label: str
+    leads: int
+    median_days: float | None
+    p90_days: float | None
+    stalled: int
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    """PostgreSQL's percentile_cont over sorted values (linear between neighbours)."""
+    if not values:
+        return None
+    position = (len(values) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
+
+
+def stage_ages(qs: QuerySet | None = None, *, now: datetime | None = None) -> list[StageAge]:
+    """Per non-terminal stage of the leads in `qs`: how many are there now, the median and
+    90th-percentile days since they entered it, and how many have stalled (> STALL_DAYS)."""
+    now = now or timezone.now()
+    qs = (qs if qs is not None else Business.objects.all()).exclude(
+        contact_status__in=TERMINAL_STAGES
+    )
+    found: dict[str, tuple[int, float | None, float | None, int]] = {}
+    if connection.vendor == "postgresql":
+        inner, params = (
+            qs.order_by().values("contact_status", "contact_status_changed_at").query
+        ).sql_with_params()
+        rows = sql.stage_age_rows(inner, params, stall_before=stall_before(now), now=now)
+        for status, n, median, p90, stalled in rows:
+            found[status] = (n, median, p90, stalled)
+    else:
+        # SQLite has no percentile: the (few, on the embedded database) ages come back here.
+        ages: dict[str, list[float]] = {}
+        for status, since in qs.order_by().values_list(
+            "contact_status", "contact_status_changed_at"
+        ):
+            ages.setdefault(status, []).append((now - since).total_seconds() / 86400)
+        for status, values in ages.items():
+            values.sort()
+            stalled = sum(1 for v in values if v > STALL_DAYS)
+            found[status] = (
+                len(values),
+                _percentile(values, 0.5),
+                _percentile(values, 0.9),
+                stalled,
+            )
+    labels = dict(ContactStatus.choices)
+    rows = []
+    for status in PIPELINE_STAGES:
+        if status in TERMINAL_STAGES or status not in found:
+            continue
+        n, median, p90, stalled = found[status]
+        rows.append(
+            StageAge(
+                status=status,
+                label=labels[status],
+                leads=int(n),
+                median_days=None if median is None else round(float(median), 2),
+                p90_days=None if p90 is None else round(float(p90), 2),
+                stalled=int(stalled),
+            )
+        )
+    return rows
 
 
 @dataclass
@@ -434,23 +521,26 @@ class PipelineColumn:
     status: str
     label: str
     count: int
-    stalled: int
+    stalled: int | None  # None: a terminal stage (it cannot stall)
     oldest_since: datetime | None
     leads: list[dict[str, Any]]
 
     @property
     def stalled_label(self) -> str:
+        if self.stalled is None:
+            return "—"
         return f"{COUNT_CAP:,}+" if self.stalled > COUNT_CAP else f"{self.stalled:,}"
 
 
-def pipeline_columns(qs: QuerySet | None = None, *, top: int = 5) -> list[PipelineColumn]:
-    """One column per contact stage: count, leads sitting there longer than STALL_DAYS
-    (capped like the table's count), and the leads waiting longest. Time in stage is from
-    contact_status_changed_at, which the lifecycle writes in the same transaction as the
-    timeline's status event. Unfiltered counts come from the maintained tallies."""
-    unfiltered = qs is None
-    qs = qs if qs is not None else Business.objects.all()
-    stall_before = timezone.now() - timedelta(days=STALL_DAYS)
+def pipeline_columns(
+    qs: QuerySet | None = None, *, period=None, top: int = 5
+) -> list[PipelineColumn]:
+    """One column per contact stage: how many leads (of `qs`, created in `period`) are in
+    it now, how many of them stalled (the stall rule above, capped like the table's count),
+    and the leads waiting longest. Unfiltered all-time counts come from the tallies."""
+    unfiltered = qs is None and (period is None or period.is_all)
+    qs = leads_in_period(qs if qs is not None else Business.objects.all(), period)
+    before = stall_before()
     if unfiltered:
         counts = tally_counts().get("contact_status", {})
     else:
@@ -462,7 +552,7 @@ def pipeline_columns(qs: QuerySet | None = None, *, top: int = 5) -> list[Pipeli
     for status in PIPELINE_STAGES:
         n = counts.get(status, 0)
         leads: list[dict[str, Any]] = []
-        stalled = 0
+        stalled = None if status in TERMINAL_STAGES else 0
         if n:
             in_stage = qs.filter(contact_status=status)
             leads = list(
@@ -470,9 +560,10 @@ def pipeline_columns(qs: QuerySet | None = None, *, top: int = 5) -> list[Pipeli
                     "id", "name", "city", "qualification_score", "contact_status_changed_at"
                 )[:top]
             )
-            stalled, _ = lead_capped_count(
-                in_stage.filter(contact_status_changed_at__lt=stall_before)
-            )
+            if stalled is not None:
+                stalled, _ = lead_capped_count(
+                    in_stage.filter(contact_status_changed_at__lt=before)
+                )
         columns.append(
             PipelineColumn(
                 status=status,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from crm.formatting import plural
 from crm.normalize import website_host
 
 # Hosts (and their subdomains) that are not a website of the business's own.
@@ -150,14 +151,14 @@ def score(
             else 0.0,
             f"{rating_dec}★" if rating_dec is not None else "no rating",
         ),
-        "reviews": (_fraction(review_count, REVIEWS_FULL), f"{review_count} reviews"),
+        "reviews": (_fraction(review_count, REVIEWS_FULL), plural(review_count, "review")),
         "recent_reviews": (
             _fraction(recent_review_count or 0, RECENT_REVIEWS_FULL),
-            f"{recent_review_count} recent reviews"
+            plural(recent_review_count, "recent review")
             if recent_review_count is not None
             else "recent reviews unknown",
         ),
-        "photos": (_fraction(photo_count, PHOTOS_FULL), f"{photo_count} photos"),
+        "photos": (_fraction(photo_count, PHOTOS_FULL), plural(photo_count, "photo")),
     }
     breakdown = {
         name: {"points": round(WEIGHTS[name] * share), "max": WEIGHTS[name], "why": why}

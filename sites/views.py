@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from crm.filters import lead_filterset
+from crm.formatting import format_money
 from crm.models import Business
 from crm.normalize import is_digits
 from crm.permissions import editor_required, is_staff
@@ -50,12 +51,6 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
     return _public_headers(HttpResponse(site_render(site, request=request)))
 
 
-def _money(cents: int, currency: str) -> str:
-    symbol = {"USD": "$", "GTQ": "Q"}.get(currency, "")
-    amount = f"{cents / 100:,.0f}" if cents % 100 == 0 else f"{cents / 100:,.2f}"
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
-
-
 @require_safe
 def claim(request: HttpRequest, slug: str) -> HttpResponse:
     site = _public_site(request, slug)
@@ -69,8 +64,8 @@ def claim(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "site": site,
         "name": str(content.get("name") or (site.business.name if site.business else ""))[:255],
-        "setup_fee": _money(settings.SETUP_FEE_CENTS, settings.PRICE_CURRENCY),
-        "monthly_price": _money(settings.MONTHLY_PRICE_CENTS, settings.PRICE_CURRENCY),
+        "setup_fee": format_money(settings.SETUP_FEE_CENTS, settings.PRICE_CURRENCY),
+        "monthly_price": format_money(settings.MONTHLY_PRICE_CENTS, settings.PRICE_CURRENCY),
         "contact_email": contact_email,
         "purchased": site.status != SiteStatus.PREVIEW,
     }

@@ -71,9 +71,10 @@ def _lead(name, category, city, state, score):
     return business
 
 
-def _send(campaign, business, at):
+def send_email(campaign, business, at, *, step: int = 1):
     message = Message.objects.create(
         campaign=campaign,
+        step=step,
         business=business,
         direction=Direction.OUTBOUND,
         channel="email",
@@ -90,17 +91,17 @@ def _send(campaign, business, at):
     return message
 
 
-def _open(message, at):
+def mark_opened(message, at):
     message_mark_opened(message=message, at=at)
     business_advance(business=message.business_id, to="opened", source="provider", at=at)
 
 
-def _click(message, at):
+def mark_clicked(message, at):
     message_mark_clicked(message=message, at=at)
     business_advance(business=message.business_id, to="clicked", source="provider", at=at)
 
 
-def _reply(message, at):
+def mark_replied(message, at):
     message_mark_replied(message=message, at=at)
     business_advance(business=message.business_id, to="replied", source="provider", at=at)
 
@@ -136,22 +137,23 @@ def build_world(settings) -> World:
         "E": _lead("Echo", "Plumber", "Austin", "TX", 10),
         "F": _lead("Foxtrot", "Roofer", "Springfield", "IL", 55),
     }
-    c1 = Campaign.objects.create(name="Spring plumbers", channel="email")
-    c2 = Campaign.objects.create(name="Dentists", channel="email")
+    # Campaigns sent by hand below; started when their first message went out.
+    c1 = Campaign.objects.create(name="Spring plumbers", channel="email", started_at=t0)
+    c2 = Campaign.objects.create(name="Dentists", channel="email", started_at=t1)
     m = {
-        "A": _send(c1, leads["A"], t0),
-        "B": _send(c1, leads["B"], t0),
-        "C": _send(c1, leads["C"], t0),
-        "D": _send(c2, leads["D"], t1),
+        "A": send_email(c1, leads["A"], t0),
+        "B": send_email(c1, leads["B"], t0),
+        "C": send_email(c1, leads["C"], t0),
+        "D": send_email(c2, leads["D"], t1),
     }
-    _open(m["A"], t0 + timedelta(hours=1))
-    _click(m["A"], t0 + timedelta(hours=2))
-    _reply(m["A"], t0 + timedelta(hours=3))
-    _open(m["B"], t0 + timedelta(hours=1))
+    mark_opened(m["A"], t0 + timedelta(hours=1))
+    mark_clicked(m["A"], t0 + timedelta(hours=2))
+    mark_replied(m["A"], t0 + timedelta(hours=3))
+    mark_opened(m["B"], t0 + timedelta(hours=1))
     business_opt_out(
         business=leads["B"], channel="email", source="public", at=t0 + timedelta(days=1)
     )
-    _click(m["D"], t1 + timedelta(hours=1))
+    mark_clicked(m["D"], t1 + timedelta(hours=1))
     sites = {k: _site(leads[k]) for k in ("A", "B", "D", "F")}
     _buy(sites["A"], m["A"])
     _buy(sites["D"], m["D"])
@@ -163,6 +165,27 @@ def build_world(settings) -> World:
     for k in leads:
         leads[k].refresh_from_db()
     return World(now=now, t0=t0, t1=t1, leads=leads, c1=c1, c2=c2, messages=m)
+
+
+def send_sms(campaign, business, at, *, clicked: bool = False):
+    """A text of `campaign` to `business` sent at `at` (and its link clicked an hour later)."""
+    message = Message.objects.create(
+        campaign=campaign,
+        business=business,
+        direction=Direction.OUTBOUND,
+        channel="sms",
+        to_address="+15125550199",
+        body="Your new website",
+        token=secrets.token_hex(8),
+    )
+    assert message_claim_for_sending(message=message)
+    assert message_mark_sent(message=message, provider_message_id=f"SM{message.pk}", at=at)
+    business_record_contact(
+        business=business, channel="sms", source="provider", at=at, message=message
+    )
+    if clicked:
+        mark_clicked(message, at + timedelta(hours=1))
+    return message
 
 
 def monday(at: datetime):

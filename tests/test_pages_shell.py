@@ -85,7 +85,7 @@ def test_a_crash_is_a_friendly_500_that_needs_no_context(staff_user, monkeypatch
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("webmagic.views.funnel_stages", broken)
+    monkeypatch.setattr("webmagic.views.analytics_funnel", broken)
     client = Client(raise_request_exception=False)
     client.force_login(staff_user)
     response = client.get("/admin/crm/")

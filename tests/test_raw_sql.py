@@ -100,13 +100,15 @@ def test_migrations_import_no_app_code():
 
 @pytest.mark.skipif(connection.vendor not in ("postgresql", "sqlite"), reason="no triggers")
 def test_the_recount_and_the_frozen_day_tally_triggers_agree():
-    """Migration 0014 froze the engagement ranks into its triggers; crm.sql's recount reads
-    them from crm.lifecycle. If the ladder changes, a new trigger migration is due."""
+    """Migration 0014 froze the engagement ranks into its triggers, and 0017 made them count
+    days in CRM_TIME_ZONE; crm.sql's recount reads the ranks from crm.lifecycle. If the
+    ladder or the day rule changes, a new trigger migration is due."""
     from crm import sql
     from crm.lifecycle import ENGAGEMENT_RANK
     from crm.tallies import SITE_GENERATED
 
-    frozen = importlib.import_module("crm.migrations.0014_lead_day_tally_triggers")
-    assert sql._rank_sql(ENGAGEMENT_RANK) == frozen.RANK
+    ranks = importlib.import_module("crm.migrations.0014_lead_day_tally_triggers")
+    latest = importlib.import_module("crm.migrations.0019_day_tallies_in_crm_time_zone")
+    assert sql._rank_sql(ENGAGEMENT_RANK) == ranks.RANK == latest.RANK
     backfill = sql._day_backfill_sql(ENGAGEMENT_RANK, SITE_GENERATED)
-    assert backfill == frozen.DAY_BACKFILL[connection.vendor]
+    assert backfill == latest.DAY_BACKFILL[connection.vendor]

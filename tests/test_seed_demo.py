@@ -117,8 +117,11 @@ def test_every_purchase_has_its_payment_subscription_and_live_site(world):
     assert buyers == set(purchased.values_list("pk", flat=True))
     assert set(Site.objects.filter(status="active").values_list("business", flat=True)) == buyers
     assert set(Payment.objects.values_list("currency", flat=True)) == {"USD", "GTQ"}
+    # One charge for the setup fee and the first month, as Recurrente takes it.
     usd_setup = Payment.objects.filter(currency="USD", kind="setup", status="succeeded")
-    assert set(usd_setup.values_list("amount_cents", flat=True)) == {settings.SETUP_FEE_CENTS}
+    assert set(usd_setup.values_list("amount_cents", flat=True)) == {
+        settings.SETUP_FEE_CENTS + settings.MONTHLY_PRICE_CENTS
+    }
 
 
 def _replay(lead: Business) -> Business:

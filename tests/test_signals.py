@@ -31,6 +31,10 @@ EXPECTED_RECEIVERS = {
         ("any", "campaigns.receivers.cancel_queued_messages_on_contact_status_changed"),
     ],
     "crm.signals.website_status_changed": [],
+    "django.db.backends.signals.connection_created": [
+        # SQLite's crm_tally_day(), which the day-tally triggers call (CRM_TIME_ZONE days)
+        ("any", "crm.tallies.register_sqlite_functions"),
+    ],
 }
 EXPECTED_HANDLERS = {
     "anymail": "campaigns.events.apply_anymail_event",

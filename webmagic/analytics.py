@@ -11,34 +11,23 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Case, Count, F, Max, Min, Q, Sum, Value, When
-from django.db.models.functions import Coalesce
-from django.utils import timezone
 
-from billing.models import (
-    Payment,
-    PaymentStatus,
-    Subscription,
-    SubscriptionState,
-)
+from billing.models import Payment, PaymentStatus, Subscription, SubscriptionState
 from billing.queries import MRR_STATUSES, monthly_cents
+from campaigns import metrics
 from campaigns.models import Campaign, Direction, Message
-from crm.models import ContactStatus
-from crm.queries import STALL_DAYS
-from crm.tallies import funnel_counts, period_funnel_counts
+from crm.models import Business
+from crm.periods import Period
+from crm.queries import leads_in_period, stage_ages
+from crm.tallies import period_funnel
 from webmagic import sql
 
-PERIODS: dict[str, tuple[str, int | None]] = {
-    "30d": ("Last 30 days", 30),
-    "90d": ("Last 90 days", 90),
-    "365d": ("Last 12 months", 365),
-    "all": ("All time", None),
-}
 DEFAULT_PERIOD = "90d"
 GROUPINGS = ("week", "month")
 DEFAULT_GROUPING = "week"
@@ -56,27 +45,6 @@ CAMPAIGN_SORTS = (
     "purchases",
     "revenue_cents",
 )
-
-
-@dataclass(frozen=True)
-class Period:
-    key: str
-    label: str
-    since: datetime | None
-
-    @property
-    def days(self) -> int | None:
-        return PERIODS[self.key][1]
-
-
-def period_parse(key: str | None, *, now: datetime | None = None) -> Period:
-    """A period key (30d, 90d, 365d, all) → Period. Raises ValueError for anything else."""
-    key = key or DEFAULT_PERIOD
-    if key not in PERIODS:
-        raise ValueError(f"Unknown period {key!r}: use one of {', '.join(PERIODS)}.")
-    label, days = PERIODS[key]
-    now = now or timezone.now()
-    return Period(key=key, label=label, since=now - timedelta(days=days) if days else None)
 
 
 def _rate(part: int, whole: int) -> float:
@@ -98,29 +66,24 @@ FUNNEL_LABELS = (
 )
 
 
-def _subscribed(since: datetime | None) -> int:
-    subs = Subscription.objects.filter(status=SubscriptionState.ACTIVE)
-    if since is not None:
-        subs = subs.filter(started_at__gte=since)
+def _subscribed(period: Period) -> int:
+    subs = period.filter(Subscription.objects.filter(status=SubscriptionState.ACTIVE), "started_at")
     return subs.values("customer__business_id").distinct().count()
 
 
-def funnel_counts_for(since: datetime | None) -> dict[str, int]:
-    """Stage counts: leads that *reached* each stage. All time: the trigger-kept tallies
-    (crm.tallies.funnel_counts). A period: each stage counted on the (UTC) day it was
-    reached, from the trigger-kept day tallies (crm.tallies.period_funnel_counts); active
-    subscriptions by their start."""
-    if since is None:
-        counts = dict(funnel_counts())
-    else:
-        counts = period_funnel_counts(since.astimezone(UTC).date())
-    counts["subscribed"] = _subscribed(since)
+def funnel_counts_for(period: Period) -> dict[str, int]:
+    """Stage counts: leads that *reached* each stage. All time: the trigger-kept tallies; a
+    period: each stage counted on the day (in CRM_TIME_ZONE) it was reached, from the
+    trigger-kept day tallies (crm.tallies.period_funnel); active subscriptions by their
+    start."""
+    counts = dict(period_funnel(period))
+    counts["subscribed"] = _subscribed(period)
     return counts
 
 
 def analytics_funnel(period: Period) -> list[dict[str, Any]]:
     """DESIGN.md's eight stages with stage-to-stage and overall conversion."""
-    counts = funnel_counts_for(period.since)
+    counts = funnel_counts_for(period)
     rows: list[dict[str, Any]] = []
     top = counts.get("scraped") or 0
     for key, label in FUNNEL_LABELS:
@@ -141,15 +104,11 @@ def analytics_funnel(period: Period) -> list[dict[str, Any]]:
 # --- 2. Conversion rates over time (cohorts by first contact) -----------------------------
 
 
-def _outreach_per_lead(
-    since: datetime | None,
-    *,
-    converted_only: bool = False,
-    converted_since: datetime | None = None,
-):
+def _outreach_per_lead(period: Period | None, *, converted_in: Period | None = None):
     """(sql, params): one row per contacted lead from its outbound messages alone (no pass
-    over the lead table): first send, and whether any message was opened (or clicked),
-    clicked, replied to, or converted (the checkout came from it)."""
+    over the lead table): first send, and whether any message was opened (campaigns.metrics:
+    a human open or a click), clicked, replied to, or converted (a paid checkout credited
+    to it). `period` bounds the first send; `converted_in` keeps only leads converted then."""
 
     def flag(condition: Q):
         return Max(Case(When(condition, then=Value(1)), default=Value(0)))
@@ -160,23 +119,28 @@ def _outreach_per_lead(
         .values("business_id")
         .annotate(
             first_sent=Min("sent_at"),
-            opened=flag(Q(opened_at__isnull=False) | Q(clicked_at__isnull=False)),
-            clicked=flag(Q(clicked_at__isnull=False)),
-            replied=flag(Q(replied_at__isnull=False)),
+            opened=flag(metrics.OPENED),
+            clicked=flag(metrics.CLICKED),
+            replied=flag(metrics.REPLIED),
             purchased=flag(Q(converted_at__isnull=False)),
             converted=Min("converted_at"),
         )
     )
-    if since is not None:
-        inner = inner.filter(first_sent__gte=since)
-    if converted_only:
+    if period is not None:
+        if period.since is not None:
+            inner = inner.filter(first_sent__gte=period.since)
+        if period.until is not None:
+            inner = inner.filter(first_sent__lt=period.until)
+    if converted_in is not None:
         # Only leads a message converted: a semi-join keeps the grouping small.
-        converted = Message.objects.filter(converted_at__isnull=False).values("business_id")
-        if converted_since is not None:
-            converted = converted.filter(converted_at__gte=converted_since)
+        converted = converted_in.filter(
+            Message.objects.filter(converted_at__isnull=False), "converted_at"
+        ).values("business_id")
         inner = inner.filter(business_id__in=converted).filter(converted__isnull=False)
-        if converted_since is not None:
-            inner = inner.filter(converted__gte=converted_since)
+        if converted_in.since is not None:
+            inner = inner.filter(converted__gte=converted_in.since)
+        if converted_in.until is not None:
+            inner = inner.filter(converted__lt=converted_in.until)
     return inner.query.sql_with_params()
 
 
@@ -189,13 +153,13 @@ def _as_date(value: Any) -> date:
 
 
 def conversion_cohorts(period: Period, grouping: str = DEFAULT_GROUPING) -> list[dict[str, Any]]:
-    """Leads grouped by the week (or month) of their first outbound message, with the share
-    whose messages were then opened, clicked, replied to and converted into a purchase.
-    One pass over the messages, grouped per lead, then per cohort."""
+    """Leads grouped by the week (or month) of their first outbound message (first sent in
+    the period), with the share whose messages were then opened, clicked, replied to and
+    converted into a purchase. One pass over the messages, grouped per lead, then per cohort."""
     if grouping not in GROUPINGS:
         raise ValueError(f"Unknown grouping {grouping!r}: use week or month.")
-    inner_sql, params = _outreach_per_lead(period.since)
-    result = sql.cohort_rows(inner_sql, params, grouping)
+    inner_sql, params = _outreach_per_lead(period)
+    result = sql.cohort_rows(inner_sql, params, grouping, zone=settings.CRM_TIME_ZONE)
     rows = []
     for bucket_value, contacted, opened, clicked, replied, purchased in result:
         contacted = int(contacted)
@@ -219,49 +183,33 @@ def conversion_cohorts(period: Period, grouping: str = DEFAULT_GROUPING) -> list
 # --- 3. Revenue by source -----------------------------------------------------------------
 
 
-def _dimension_fields(by: str, lead: str, checkout: list[str]) -> dict[str, Any]:
+def _dimension_fields(by: str, lead: str) -> dict[str, Any]:
     """Two grouping keys for `by` (city also keeps the state apart: Springfield, IL ≠ MO)."""
     if by == "category":
         return {"k1": F(f"{lead}__category"), "k2": Value("")}
     if by == "city":
         return {"k1": F(f"{lead}__city"), "k2": F(f"{lead}__state")}
-    if by == "campaign":
-        paths = [F(f"{path}__message__campaign_id") for path in checkout]
-        return {"k1": Coalesce(*paths) if len(paths) > 1 else paths[0], "k2": Value("")}
     raise ValueError(f"Unknown grouping {by!r}: use one of {', '.join(DIMENSIONS)}.")
-
-
-def _payments_by_campaign(
-    since: datetime | None, campaign_ids: list[int] | None = None
-) -> list[dict[str, Any]]:
-    """Succeeded payments per converting campaign and currency. A renewal has no checkout of
-    its own: it is credited through its subscription's checkout. Resolving that checkout
-    first keeps it to one join with the messages (the ORM's two join chains scan them twice)."""
-    if campaign_ids is not None and not campaign_ids:
-        return []
-    rows = sql.payments_by_campaign(
-        status=PaymentStatus.SUCCEEDED, since=since, campaign_ids=campaign_ids
-    )
-    return [
-        {"k1": k1, "k2": "", "currency": cur, "cents": cents, "payments": n, "leads": leads}
-        for k1, cur, cents, n, leads in rows
-    ]
 
 
 def revenue_by_source(period: Period, by: str = "category") -> list[dict[str, Any]]:
     """Revenue (succeeded payments in the period, by paid_at) and current MRR per category,
-    city or converting campaign (the message the checkout came from) and currency.
-    Sorted by revenue, largest first. Two grouped queries plus the campaign names."""
-    sub_keys = _dimension_fields(by, "customer__business", ["checkout"])
+    city or credited campaign (the attribution stored on the checkout: campaigns.metrics)
+    and currency. Sorted by revenue, largest first. Two grouped queries plus the names."""
+    if by not in DIMENSIONS:
+        raise ValueError(f"Unknown grouping {by!r}: use one of {', '.join(DIMENSIONS)}.")
+    subscriptions = Subscription.objects.filter(status__in=MRR_STATUSES).order_by()
     if by == "campaign":
-        revenue: Any = _payments_by_campaign(period.since)
+        revenue: Any = [
+            {"k1": r["campaign_id"], "k2": "", **r}
+            for r in metrics.revenue_by_campaign(since=period.since, until=period.until)
+        ]
+        sub_keys: dict[str, Any] = {"k1": F("checkout__campaign_id"), "k2": Value("")}
     else:
-        payments = Payment.objects.filter(status=PaymentStatus.SUCCEEDED)
-        if period.since is not None:
-            payments = payments.filter(paid_at__gte=period.since)
+        payments = period.filter(Payment.objects.filter(status=PaymentStatus.SUCCEEDED), "paid_at")
         revenue = (
             payments.order_by()
-            .annotate(**_dimension_fields(by, "business", []))
+            .annotate(**_dimension_fields(by, "business"))
             .values("k1", "k2", "currency")
             .annotate(
                 cents=Sum("amount_cents"),
@@ -269,11 +217,9 @@ def revenue_by_source(period: Period, by: str = "category") -> list[dict[str, An
                 leads=Count("business_id", distinct=True),
             )
         )
-    sub_keys = _dimension_fields(by, "customer__business", ["checkout"])
+        sub_keys = _dimension_fields(by, "customer__business")
     mrr = (
-        Subscription.objects.filter(status__in=MRR_STATUSES)
-        .order_by()
-        .annotate(**sub_keys)
+        subscriptions.annotate(**sub_keys)
         .values("k1", "k2", "currency")
         .annotate(cents=Sum(monthly_cents()), subscriptions=Count("id"))
     )
@@ -325,67 +271,47 @@ def revenue_by_source(period: Period, by: str = "category") -> list[dict[str, An
 # --- 4. Campaign performance --------------------------------------------------------------
 
 
+def _sort_value(value: Any) -> Any:
+    return -1 if value is None else value  # "not applicable" sorts below every rate
+
+
 def campaign_performance(period: Period, sort: str = "-revenue_cents") -> list[dict[str, Any]]:
-    """Per campaign (created in the period): sent, delivered, opened, clicked, replied,
-    bounced and purchases (messages that converted), each rate over sent, and revenue in
-    cents per currency from the payments its messages brought in."""
+    """Per campaign started in the period: campaigns.metrics' numbers (leads, lifetime),
+    with the names this endpoint has always used (`purchases` is `converted`), each rate
+    over the sent recipients, and lifetime revenue per currency."""
     desc = sort.startswith("-")
     sort_key = sort.lstrip("-")
     if sort_key not in CAMPAIGN_SORTS:
         raise ValueError(f"Unknown sort {sort!r}: use one of {', '.join(CAMPAIGN_SORTS)}.")
-    campaigns = Campaign.objects.all()
-    if period.since is not None:
-        campaigns = campaigns.filter(created_at__gte=period.since)
-    info = {c["id"]: c for c in campaigns.values("id", "name", "channel", "status", "created_at")}
-    if not info:
-        return []
-    counts = {
-        r["campaign_id"]: r
-        for r in Message.objects.filter(
-            direction=Direction.OUTBOUND, campaign_id__in=campaigns.values("id")
-        )
-        .order_by()
-        .values("campaign_id")
-        .annotate(
-            sent=Count("id", filter=Q(sent_at__isnull=False)),
-            delivered=Count("id", filter=Q(delivered_at__isnull=False)),
-            opened=Count("id", filter=Q(opened_at__isnull=False) | Q(clicked_at__isnull=False)),
-            clicked=Count("id", filter=Q(clicked_at__isnull=False)),
-            replied=Count("id", filter=Q(replied_at__isnull=False)),
-            bounced=Count("id", filter=Q(bounced_at__isnull=False)),
-            purchases=Count("id", filter=Q(converted_at__isnull=False)),
-        )
-    }
-    revenue: dict[int, dict[str, int]] = {}
-    for r in _payments_by_campaign(None, list(info)):
-        revenue.setdefault(r["k1"], {})[r["currency"]] = int(r["cents"] or 0)
+    campaigns = list(metrics.campaigns_started_in(period))
+    measured = metrics.campaign_metrics(campaigns)
     rows = []
-    for pk, c in info.items():
-        n = counts.get(pk, {})
-        sent = n.get("sent", 0)
-        money = revenue.get(pk, {})
+    for c in campaigns:
+        m = measured[c.pk]
+        n = m.counts
         row = {
-            "campaign_id": pk,
-            "name": c["name"],
-            "channel": c["channel"],
-            "status": c["status"],
-            "created_at": c["created_at"],
-            **{k: n.get(k, 0) for k in ("sent", "delivered", "opened", "clicked", "replied")},
-            "bounced": n.get("bounced", 0),
-            "purchases": n.get("purchases", 0),
-            "open_rate": _rate(n.get("opened", 0), sent),
-            "click_rate": _rate(n.get("clicked", 0), sent),
-            "reply_rate": _rate(n.get("replied", 0), sent),
-            "purchase_rate": _rate(n.get("purchases", 0), sent),
-            "revenue": [{"currency": cur, "cents": cents} for cur, cents in sorted(money.items())],
+            "campaign_id": c.pk,
+            "name": c.name,
+            "channel": c.channel,
+            "status": c.status,
+            "created_at": c.created_at,
+            "started_at": c.started_at,
+            **{k: n[k] for k in metrics.NAMES if k != "converted"},
+            "purchases": n["converted"],
+            "messages": m.messages["total"],
+            "open_rate": m.rate("opened"),
+            "click_rate": m.rate("clicked"),
+            "reply_rate": m.rate("replied"),
+            "purchase_rate": m.rate("converted"),
+            "revenue": m.revenue,
             # One number to sort by: the revenue in the main price currency.
-            "revenue_cents": money.get(settings.PRICE_CURRENCY, 0),
+            "revenue_cents": m.revenue_cents(settings.PRICE_CURRENCY),
         }
         rows.append(row)
     if sort_key == "name":
         rows.sort(key=lambda r: (r["name"].lower(), r["campaign_id"]), reverse=desc)
     else:
-        rows.sort(key=lambda r: (r[sort_key], r["campaign_id"]), reverse=desc)
+        rows.sort(key=lambda r: (_sort_value(r[sort_key]), r["campaign_id"]), reverse=desc)
     return rows
 
 
@@ -404,7 +330,7 @@ class ConvertTimes:
 def time_to_convert(period: Period) -> ConvertTimes:
     """Days from a lead's first outbound message to the purchase one of its messages
     brought in (converted_at), for purchases in the period."""
-    inner_sql, params = _outreach_per_lead(None, converted_only=True, converted_since=period.since)
+    inner_sql, params = _outreach_per_lead(None, converted_in=period)
     result = ConvertTimes()
     if connection.vendor == "postgresql":
         n, median, avg, low, high = sql.convert_days_summary(inner_sql, params)
@@ -425,27 +351,21 @@ def time_to_convert(period: Period) -> ConvertTimes:
     return result
 
 
-def time_in_stage(now: datetime | None = None) -> list[dict[str, Any]]:
-    """Per current contact status: leads, average and longest days there, and how many
-    have waited longer than crm.queries.STALL_DAYS. One grouped query."""
-    now = now or timezone.now()
-    stall_before = now - timedelta(days=STALL_DAYS)
-    found = {r[0]: r for r in sql.time_in_stage_rows(now=now, stall_before=stall_before)}
+def time_in_stage(period: Period) -> list[dict[str, Any]]:
+    """Where leads stall (crm.queries' one stall rule): per non-terminal stage, the leads
+    created in the period that are there now, the median and 90th-percentile days there,
+    and how many have stalled."""
     rows = []
-    for status, label in ContactStatus.choices:
-        r = found.get(status)
-        if r is None:
-            continue
-        _, n, avg, longest, stalled = r
+    for s in stage_ages(leads_in_period(Business.objects.all(), period)):
         rows.append(
             {
-                "status": status,
-                "label": label,
-                "leads": int(n),
-                "average_days": round(float(avg or 0), 1),
-                "longest_days": round(float(longest or 0), 1),
-                "stalled": int(stalled or 0),
-                "stalled_share": _rate(int(stalled or 0), int(n)),
+                "status": s.status,
+                "label": s.label,
+                "leads": s.leads,
+                "median_days": s.median_days,
+                "p90_days": s.p90_days,
+                "stalled": s.stalled,
+                "stalled_share": _rate(s.stalled, s.leads),
             }
         )
     return rows

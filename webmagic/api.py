@@ -52,7 +52,10 @@ class WebMagicAPI(NinjaAPI):
         components.setdefault("ErrorDetail", _DETAIL)
         for operations in schema.get("paths", {}).values():
             for method, operation in operations.items():
-                responses = operation.setdefault("responses", {})
+                # django-ninja keys responses by int; JSON keys are strings, and an int 422
+                # beside a string "422" would publish the key twice (Swagger UI refuses it).
+                responses = {str(k): v for k, v in operation.get("responses", {}).items()}
+                operation["responses"] = responses
                 if operation.get("parameters") or operation.get("requestBody"):
                     responses.setdefault(
                         "400", _json("ErrorDetail", "A body that is not JSON, or a refused request")

@@ -66,6 +66,18 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     return value
 
 
+def env_zone(name: str, default: str) -> str:
+    """An IANA time zone name (America/Guatemala); a name zoneinfo does not know fails."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = (os.environ.get(name) or "").strip() or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a time zone (e.g. UTC)") from None
+    return value
+
+
 # --- Core -----------------------------------------------------------------------------------
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 (refused below)
@@ -93,6 +105,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "anymail",
+    # django-ninja's own Swagger UI files: /api/v1/docs works offline (no CDN).
+    "ninja",
     "crm",
     "sites",
     "campaigns",
@@ -170,7 +184,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- I18N / static --------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
+TIME_ZONE = env_zone("TIME_ZONE", "UTC")
+# The business's time zone: where "Today", "This week" (from Monday) and "This month" start
+# on every page, CSV and API period (crm/periods.py). Default: TIME_ZONE.
+CRM_TIME_ZONE = env_zone("CRM_TIME_ZONE", TIME_ZONE)
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
@@ -277,6 +294,9 @@ CANCELLED_SITE_STATUS = env_choice("CANCELLED_SITE_STATUS", "suspended", {"suspe
 
 QUALIFIED_SCORE = env_int("QUALIFIED_SCORE", 50)
 CONTACT_COOLDOWN_DAYS = env_int("CONTACT_COOLDOWN_DAYS", 30)
+# A checkout is credited to the campaign of the lead's last message clicked (else opened or
+# replied to, else sent) within this many days before it (billing/attribution.py).
+ATTRIBUTION_DAYS = env_int("ATTRIBUTION_DAYS", 30)
 BOUNCE_PAUSE_RATE = env_float("BOUNCE_PAUSE_RATE", 0.05)
 COMPLAINT_PAUSE_RATE = env_float("COMPLAINT_PAUSE_RATE", 0.001)
 SMS_QUIET_START = env_int("SMS_QUIET_START", 21)

@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.color import no_style
 from django.db import DatabaseError, connection, models, transaction
-
-from billing.models import Checkout, Payment, Subscription
-from campaigns.models import Message
-from crm.models import Business
 
 
 def database_ping() -> None:
@@ -36,13 +31,16 @@ def database_ping() -> None:
 
 
 def _bucket(column: str, grouping: str) -> str:
-    """The UTC week's Monday or month's first day of `column`, as a date."""
+    """The week's Monday or month's first day of `column` in a time zone (one parameter:
+    its name), as a date."""
     if connection.vendor == "postgresql":
-        return f"CAST(date_trunc('{grouping}', {column} AT TIME ZONE 'UTC') AS date)"
-    # SQLite keeps UTC text; go back six days, then forward to Monday: the week's Monday.
+        return f"CAST(date_trunc('{grouping}', {column} AT TIME ZONE %s) AS date)"
+    # SQLite keeps UTC text: the local day from the function crm.tallies registers on every
+    # SQLite connection; then back six days and forward to Monday: the week's Monday.
+    local = f"crm_tally_day({column}, %s)"
     if grouping == "week":
-        return f"date({column}, '-6 days', 'weekday 1')"
-    return f"strftime('%Y-%m-01', {column})"
+        return f"date({local}, '-6 days', 'weekday 1')"
+    return f"strftime('%%Y-%%m-01', {local})"
 
 
 def _days(later: str, earlier: str) -> str:
@@ -51,9 +49,12 @@ def _days(later: str, earlier: str) -> str:
     return f"(julianday({later}) - julianday({earlier}))"
 
 
-def cohort_rows(per_lead_sql: str, params: Sequence[Any], grouping: str) -> list[tuple]:
+def cohort_rows(
+    per_lead_sql: str, params: Sequence[Any], grouping: str, *, zone: str
+) -> list[tuple]:
     """(bucket, contacted, opened, clicked, replied, purchased) per week or month of first
-    contact, over `per_lead_sql` (the ORM's one row per lead: first_sent and 0/1 flags).
+    contact (weeks and months in `zone`, CRM_TIME_ZONE), over `per_lead_sql` (the ORM's one
+    row per lead: first_sent and 0/1 flags).
 
     Why raw: a GROUP BY over the ORM's own grouped subquery (an aggregate of aggregates by a
     truncated date) is not expressible through the ORM without a second pass in Python over
@@ -65,42 +66,7 @@ def cohort_rows(per_lead_sql: str, params: Sequence[Any], grouping: str) -> list
         "GROUP BY 1 ORDER BY 1"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def payments_by_campaign(
-    *, status: str, since: datetime | None, campaign_ids: Sequence[int] | None
-) -> list[tuple]:
-    """(campaign id, currency, cents, payments, leads) of the payments in `status` since
-    `since`, credited to the campaign whose message the checkout came from (a renewal
-    through its subscription's checkout).
-
-    Why raw: resolving the crediting checkout first (`COALESCE(p.checkout_id,
-    s.checkout_id)`) keeps it to one join with the messages; the ORM's two join chains
-    (payment → checkout → message, payment → subscription → checkout → message) scan the
-    messages twice. Figure (measured 2026-12-06, 100,000-lead world, 6,384 payments, median of
-    7): 44 ms, against 80 ms for the ORM's Coalesce over both chains (same rows); at 1M leads
-    the revenue-by-campaign tab takes 346 ms (budget 1 s)."""
-    where = ["p.status = %s"]
-    params: list[Any] = [status]
-    if since is not None:
-        where.append("p.paid_at >= %s")
-        params.append(since)
-    if campaign_ids is not None:
-        where.append(f"m.campaign_id IN ({', '.join(['%s'] * len(campaign_ids))})")
-        params.extend(campaign_ids)
-    sql = (
-        "SELECT m.campaign_id, p.currency, SUM(p.amount_cents), COUNT(*), "
-        "COUNT(DISTINCT p.business_id) "
-        f"FROM {Payment._meta.db_table} p "
-        f"LEFT JOIN {Subscription._meta.db_table} s ON s.id = p.subscription_id "
-        f"LEFT JOIN {Checkout._meta.db_table} c ON c.id = COALESCE(p.checkout_id, s.checkout_id) "
-        f"LEFT JOIN {Message._meta.db_table} m ON m.id = c.message_id "
-        f"WHERE {' AND '.join(where)} GROUP BY m.campaign_id, p.currency"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [zone, *params])
         return cursor.fetchall()
 
 
@@ -137,32 +103,6 @@ def convert_days(per_lead_sql: str, params: Sequence[Any]) -> list[float]:
             params,
         )
         return [float(v) for (v,) in cursor.fetchall()]
-
-
-def time_in_stage_rows(*, now: datetime, stall_before: datetime) -> list[tuple]:
-    """(contact status, leads, average days there, longest, stalled since `stall_before`).
-
-    Why raw: the days since each lead's last status change, averaged per status, need the
-    epoch of a timestamp difference, which Django's database functions do not offer (its
-    Extract has no `epoch`). Figure: the stages tab 290.8 ms at 1M leads against a
-    236.0 ms raw floor (1.23×)."""
-    if connection.vendor == "postgresql":
-        now_param: Any = now
-        stall_param: Any = stall_before
-        days_sql = _days("CAST(%s AS timestamptz)", "contact_status_changed_at")
-    else:
-        fmt = "%Y-%m-%d %H:%M:%S.%f"
-        now_param = now.astimezone(UTC).strftime(fmt)
-        stall_param = stall_before.astimezone(UTC).strftime(fmt)
-        days_sql = _days("%s", "contact_status_changed_at")
-    sql = (
-        f"SELECT contact_status, COUNT(*), AVG({days_sql}), MAX({days_sql}), "
-        "SUM(CASE WHEN contact_status_changed_at < %s THEN 1 ELSE 0 END) "
-        f"FROM {Business._meta.db_table} GROUP BY contact_status"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (now_param, now_param, stall_param))
-        return cursor.fetchall()
 
 
 # --- the demo world's bulk load (webmagic/demo/, PostgreSQL) ------------------------------------

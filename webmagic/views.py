@@ -1,35 +1,33 @@
-"""Pages that compose every app: the home redirect, the health check and the staff
-dashboard (pipeline funnel + revenue), which needs sites, campaigns and billing rows."""
+"""Pages that compose every app: the home redirect, the favicon, the health check and the
+staff dashboard (pipeline funnel, revenue, campaigns), which needs sites, campaigns and
+billing rows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from billing.queries import format_money, mrr_by_currency, revenue_by_currency
+from billing.queries import mrr_by_currency, revenue_by_currency
+from campaigns import metrics
+from crm.formatting import format_money
+from crm.periods import Period, period_choices, period_from_params
 from crm.permissions import staff_required
 from crm.queries import recent_activity
 from crm.tallies import SITE_GENERATED
-from webmagic.analytics import funnel_counts_for
+from webmagic.analytics import analytics_funnel
 from webmagic.sql import database_ping
 
-PERIODS = {
-    "week": ("This week", 7),
-    "month": ("This month", 30),
-    "90d": ("90 days", 90),
-    "all": ("All time", None),
-}
 DEFAULT_PERIOD = "month"
+# The dashboard's campaign table: the most recently started campaigns of the period.
+DASHBOARD_CAMPAIGNS = 5
+DASHBOARD_METRICS = ("recipients", "sent", "opened", "clicked", "replied", "converted")
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -53,44 +51,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-@dataclass
-class FunnelStage:
-    key: str
-    label: str
-    count: int
-    previous: int | None = None
-    href: str = ""  # the leads (or subscriptions) counted, listed
-
-    @property
-    def conversion(self) -> float | None:
-        if self.previous is None:
-            return None
-        return 100 * self.count / self.previous if self.previous else 0.0
-
-
-def funnel_stages(since: datetime | None = None) -> list[FunnelStage]:
-    """DESIGN.md's eight stages, counted once for the dashboard and the analytics page
-    (webmagic.analytics.funnel_counts_for): all time from the trigger-kept tallies, a
-    period by each stage's own time."""
-    counts = funnel_counts_for(since)
-    labels = [
-        ("scraped", "Scraped"),
-        ("qualified", "Qualified"),
-        ("site_generated", "Site generated"),
-        ("contacted", "Contacted"),
-        ("engaged", "Opened / clicked"),
-        ("replied", "Replied"),
-        ("purchased", "Purchased"),
-        ("subscribed", "Active subscription"),
-    ]
-    stages: list[FunnelStage] = []
-    for key, label in labels:
-        previous = stages[-1].count if stages else None
-        href = funnel_stage_url(key, since)
-        stages.append(FunnelStage(key, label, counts.get(key) or 0, previous, href))
-    return stages
-
-
 # Each funnel stage as the lead FilterSet's own parameters (crm/filters.py): the leads it
 # counts. Reached stages filter on furthest_contact_status, as the funnel counts them.
 STAGE_FILTERS: dict[str, dict[str, object]] = {
@@ -103,48 +63,72 @@ STAGE_FILTERS: dict[str, dict[str, object]] = {
     "purchased": {"engagement": "purchased"},
 }
 # A period counts these stages by the day the lead was created, which the lead table
-# filters too (created_after); the others by the day a stage was reached, which it cannot,
-# so their link lists every lead that reached the stage.
+# filters too (created_after / created_before); the others by the day a stage was reached,
+# which it cannot, so their link lists every lead that reached the stage.
 STAGES_BY_CREATION = ("scraped", "qualified")
 
 
-def funnel_stage_url(key: str, since: datetime | None = None) -> str:
-    """The lead table filtered to a funnel stage (in the period where it can be); active
-    subscriptions are listed on the billing page."""
-    if key == "subscribed":
+def funnel_stage_url(stage: str, period: Period) -> str:
+    """The lead table filtered to a funnel stage (and to the period where it can be);
+    active subscriptions are listed on the billing page."""
+    if stage == "subscribed":
         return reverse("billing:billing-home") + "?tab=subscriptions&status=active"
-    params = dict(STAGE_FILTERS[key])
-    if key == "qualified":
+    params = dict(STAGE_FILTERS[stage])
+    if stage == "qualified":
         params["min_score"] = settings.QUALIFIED_SCORE
-    if since is not None and key in STAGES_BY_CREATION:
-        params["created_after"] = timezone.localdate(since).isoformat()
+    if stage in STAGES_BY_CREATION:
+        params |= period.lead_filter_params()
     query = urlencode(params, doseq=True)
     return reverse("crm:lead-list") + (f"?{query}" if query else "")
+
+
+def dashboard_campaigns(period) -> dict:
+    """The campaigns started in the period (latest first, a few) with campaigns.metrics'
+    numbers, and how many there are."""
+    started = metrics.campaigns_started_in(period)
+    latest = list(started.order_by("-started_at", "-pk")[:DASHBOARD_CAMPAIGNS])
+    measured = metrics.campaign_metrics(latest)
+    legend = metrics.legend(*DASHBOARD_METRICS)
+    return {
+        "total": started.count(),
+        "legend": legend,
+        "revenue_meaning": metrics.REVENUE_MEANING,
+        "rows": [
+            {
+                "campaign": c,
+                "cells": [{"metric": m, "count": measured[c.pk].counts[m.name]} for m in legend],
+                "revenue": [
+                    format_money(r["cents"], r["currency"]) for r in measured[c.pk].revenue
+                ],
+            }
+            for c in latest
+        ],
+    }
 
 
 @staff_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    period = request.GET.get("period", DEFAULT_PERIOD)
-    if period not in PERIODS:
-        period = DEFAULT_PERIOD
-    days = PERIODS[period][1]
-    since = timezone.now() - timedelta(days=days) if days else None
-    stages = funnel_stages(since)
-    revenue = revenue_by_currency(since=since)
+    try:
+        period = period_from_params(request.GET, default=DEFAULT_PERIOD)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    stages = [{**s, "href": funnel_stage_url(s["stage"], period)} for s in analytics_funnel(period)]
+    revenue = revenue_by_currency(since=period.since, until=period.until)
     mrr = mrr_by_currency()
     return render(
         request,
         "crm/dashboard.html",
         {
             "period": period,
-            "periods": [(key, label) for key, (label, _) in PERIODS.items()],
-            "period_label": PERIODS[period][0],
+            "picker": period_choices(period, {}),
+            "period_query": urlencode(period.params()),
             "stages": stages,
-            "top": stages[0].count if stages else 0,
-            "billing_url": reverse("billing:billing-home"),
+            "top": stages[0]["count"] if stages else 0,
             "revenue": [format_money(c, cur) for cur, c in revenue.items()] or ["$0.00"],
             "mrr": [format_money(c, cur) for cur, c in mrr.items()] or ["$0.00"],
+            "billing_url": reverse("billing:billing-home"),
+            "campaigns": dashboard_campaigns(period),
             "recent": recent_activity(),
         },
     )

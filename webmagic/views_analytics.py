@@ -5,7 +5,6 @@ chart (no JavaScript, no CDN) with its numbers as a table and as CSV
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +15,13 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from billing.queries import format_money
+from billing.models import Currency
+from campaigns import metrics
+from crm.csv_export import csv_response
+from crm.formatting import format_days, format_money
+from crm.periods import Period, period_choices, period_from_params
 from crm.permissions import staff_required
+from crm.queries import STALL_DAYS
 from webmagic import analytics
 
 CHART_W = 640
@@ -280,76 +284,101 @@ def _revenue(period, by: str, **_) -> tuple[dict, Table]:
     return {"charts": charts}, table
 
 
+# The Campaigns tab's columns: (key, label, metric whose meaning is the header's tooltip,
+# sortable). Counts are leads (campaigns.metrics); rates are over the sent recipients.
 CAMPAIGN_COLUMNS = [
-    ("name", "Campaign"),
-    ("sent", "Sent"),
-    ("open_rate", "Open"),
-    ("click_rate", "Click"),
-    ("reply_rate", "Reply"),
-    ("purchase_rate", "Purchase"),
-    ("purchases", "Purchases"),
-    ("revenue_cents", "Revenue"),
+    ("name", "Campaign", None, True),
+    ("recipients", "Recipients", "recipients", False),
+    ("sent", "Sent", "sent", True),
+    ("delivered", "Delivered", "delivered", False),
+    ("open_rate", "Opened", "opened", True),
+    ("click_rate", "Clicked", "clicked", True),
+    ("reply_rate", "Replied", "replied", True),
+    ("unsubscribed", "Unsubscribed", "unsubscribed", False),
+    ("bounced", "Bounced", "bounced", False),
+    ("purchases", "Purchases", "converted", True),
+    ("purchase_rate", "Purchase rate", "converted", True),
+    ("revenue_cents", "Revenue", None, True),
 ]
+CAMPAIGN_CSV = [
+    "campaign_id",
+    "name",
+    "channel",
+    "started_at",
+    *[n for n in metrics.NAMES if n != "converted"],
+    "purchases",
+    "messages",
+    "open_rate",
+    "click_rate",
+    "reply_rate",
+    "purchase_rate",
+]
+
+
+def _count_rate(count: int | None, rate: float | None) -> str:
+    if count is None:
+        return "—"
+    return f"{count:,} ({_pct(rate)})"
 
 
 def _campaigns(period, sort: str, **_) -> tuple[dict, Table]:
     rows = analytics.campaign_performance(period, sort)
+    currencies = list(Currency.values)
 
     def money(r):
         return " · ".join(format_money(m["cents"], m["currency"]) for m in r["revenue"]) or "—"
 
+    def cells(r) -> list[dict]:
+        return [
+            {
+                "text": r["name"],
+                "href": reverse("campaigns:campaign-detail", args=[r["campaign_id"]]),
+                "campaign": r["campaign_id"],
+            },
+            {"metric": "recipients", "value": r["recipients"], "text": f"{r['recipients']:,}"},
+            {"metric": "sent", "value": r["sent"], "text": f"{r['sent']:,}"},
+            {"metric": "delivered", "value": r["delivered"], "text": f"{r['delivered']:,}"},
+            {
+                "metric": "opened",
+                "value": r["opened"],
+                "text": _count_rate(r["opened"], r["open_rate"]),
+            },
+            {
+                "metric": "clicked",
+                "value": r["clicked"],
+                "text": _count_rate(r["clicked"], r["click_rate"]),
+            },
+            {
+                "metric": "replied",
+                "value": r["replied"],
+                "text": _count_rate(r["replied"], r["reply_rate"]),
+            },
+            {
+                "metric": "unsubscribed",
+                "value": r["unsubscribed"],
+                "text": f"{r['unsubscribed']:,}",
+            },
+            {"metric": "bounced", "value": r["bounced"], "text": f"{r['bounced']:,}"},
+            {"metric": "converted", "value": r["purchases"], "text": f"{r['purchases']:,}"},
+            {
+                "metric": "purchase_rate",
+                "value": r["purchase_rate"],
+                "text": _pct(r["purchase_rate"]),
+            },
+            {"metric": "revenue", "value": "", "text": money(r)},
+        ]
+
     table = Table(
-        headers=[label for _, label in CAMPAIGN_COLUMNS],
-        rows=[
-            [
-                {
-                    "text": r["name"],
-                    "href": reverse("campaigns:campaign-detail", args=[r["campaign_id"]]),
-                },
-                f"{r['sent']:,}",
-                _pct(r["open_rate"]),
-                _pct(r["click_rate"]),
-                _pct(r["reply_rate"]),
-                _pct(r["purchase_rate"]),
-                r["purchases"],
-                money(r),
-            ]
-            for r in rows
-        ],
-        raw_headers=[
-            "campaign_id",
-            "name",
-            "channel",
-            "sent",
-            "delivered",
-            "opened",
-            "clicked",
-            "replied",
-            "bounced",
-            "purchases",
-            "open_rate",
-            "click_rate",
-            "reply_rate",
-            "purchase_rate",
-            "revenue",
-        ],
+        headers=[label for _, label, _, _ in CAMPAIGN_COLUMNS],
+        rows=[cells(r) for r in rows],
+        raw_headers=[*CAMPAIGN_CSV, *[f"revenue_{c.lower()}_cents" for c in currencies]],
         raw=[
             [
-                r["campaign_id"],
-                r["name"],
-                r["channel"],
-                r["sent"],
-                r["delivered"],
-                r["opened"],
-                r["clicked"],
-                r["replied"],
-                r["bounced"],
-                r["purchases"],
-                r["open_rate"],
-                r["click_rate"],
-                r["reply_rate"],
-                r["purchase_rate"],
-                " ".join(f"{m['currency']}:{m['cents']}" for m in r["revenue"]),
+                *[r[k] for k in CAMPAIGN_CSV],
+                *[
+                    next((m["cents"] for m in r["revenue"] if m["currency"] == c), 0)
+                    for c in currencies
+                ],
             ]
             for r in rows
         ],
@@ -357,7 +386,18 @@ def _campaigns(period, sort: str, **_) -> tuple[dict, Table]:
     chart = bar_svg(
         [(r["name"], round(r["purchase_rate"] * 10000), _pct(r["purchase_rate"])) for r in rows]
     )
-    return {"rows": rows, "svg": chart, "ids": [r["campaign_id"] for r in rows]}, table
+    return {
+        "rows": rows,
+        "svg": chart,
+        "ids": [r["campaign_id"] for r in rows],
+        "legend": metrics.legend(),
+        "meanings": {
+            "revenue": metrics.REVENUE_MEANING,
+            "rate": metrics.RATE_MEANING,
+            "messages": metrics.MESSAGES_MEANING,
+            "period": metrics.STARTED_MEANING,
+        },
+    }, table
 
 
 def _convert(period, **_) -> tuple[dict, Table]:
@@ -369,43 +409,51 @@ def _convert(period, **_) -> tuple[dict, Table]:
         ("slowest", "Slowest", times.slowest_days),
     ]
     table = Table(
-        headers=["Days from first contact to purchase", "Days"],
-        rows=[[label, "—" if v is None else v] for _, label, v in measures],
+        headers=["First contact to purchase", "Time"],
+        rows=[[label, format_days(v)] for _, label, v in measures],
         raw_headers=["measure", "days", "purchases"],
         raw=[[key, v, times.converted] for key, _, v in measures],
     )
     chart = bar_svg(
-        [(label, round(v * 100), f"{v} d") for _, label, v in measures if v is not None],
+        [(label, round(v * 100), format_days(v)) for _, label, v in measures if v is not None],
         limit=4,
     )
     return {"times": times, "svg": chart}, table
 
 
 def _stages(period, **_) -> tuple[dict, Table]:
-    stages = analytics.time_in_stage()
+    stages = analytics.time_in_stage(period)
     table = Table(
-        headers=["Current stage", "Leads", "Average days there", "Longest", "Stalled (>14 days)"],
+        headers=[
+            "Current stage",
+            "Leads there now",
+            "Median time there",
+            "90th percentile",
+            f"Stalled (> {STALL_DAYS} days)",
+        ],
         rows=[
             [
                 s["label"],
                 f"{s['leads']:,}",
-                s["average_days"],
-                s["longest_days"],
+                format_days(s["median_days"]),
+                format_days(s["p90_days"]),
                 f"{s['stalled']:,} ({_pct(s['stalled_share'])})",
             ]
             for s in stages
         ],
-        raw_headers=["status", "leads", "average_days", "longest_days", "stalled"],
+        raw_headers=["status", "leads", "median_days", "p90_days", "stalled"],
         raw=[
-            [s["status"], s["leads"], s["average_days"], s["longest_days"], s["stalled"]]
-            for s in stages
+            [s["status"], s["leads"], s["median_days"], s["p90_days"], s["stalled"]] for s in stages
         ],
     )
     chart = bar_svg(
-        [(s["label"], round(s["average_days"] * 10), f"{s['average_days']} d") for s in stages],
+        [
+            (s["label"], round((s["median_days"] or 0) * 100), format_days(s["median_days"]))
+            for s in stages
+        ],
         limit=len(stages),
     )
-    return {"svg": chart}, table
+    return {"svg": chart, "stall_days": STALL_DAYS}, table
 
 
 SECTIONS: dict[str, Callable[..., tuple[dict, Table]]] = {
@@ -428,17 +476,9 @@ SECTION_LABELS = {
 }
 
 
-def _csv(name: str, table: Table, period_key: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="analytics-{name}-{period_key}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(table.raw_headers)
-    for row in table.raw:
-        # A spreadsheet must not run a scraped name as a formula.
-        writer.writerow(
-            ["'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row]
-        )
-    return response
+def _csv(name: str, table: Table, period: Period) -> HttpResponse:
+    span = period.key if period.key != "custom" else f"{period.first_day}-{period.last_day}"
+    return csv_response(f"analytics-{name}-{span}.csv", table.raw_headers, table.raw)
 
 
 @staff_required
@@ -446,7 +486,7 @@ def _csv(name: str, table: Table, period_key: str) -> HttpResponse:
 def analytics_page(request: HttpRequest) -> HttpResponse:
     params = request.GET
     try:
-        period = analytics.period_parse(params.get("period") or analytics.DEFAULT_PERIOD)
+        period = period_from_params(params, default=analytics.DEFAULT_PERIOD)
         group = params.get("group") or analytics.DEFAULT_GROUPING
         by = params.get("by") or "category"
         sort = params.get("sort") or "-revenue_cents"
@@ -463,7 +503,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(
             f"section must be one of {', '.join(SECTIONS)}", content_type="text/plain"
         )
-    choice = {"period": period.key, "section": section, "group": group, "by": by, "sort": sort}
+    choice = {**period.params(), "section": section, "group": group, "by": by, "sort": sort}
     if params.get("format") == "csv":
         chart = params.get("chart", "")
         if chart not in SECTIONS:
@@ -471,7 +511,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
                 f"chart must be one of {', '.join(SECTIONS)}", content_type="text/plain"
             )
         _, table = SECTIONS[chart](period, group=group, by=by, sort=sort)
-        return _csv(chart, table, period.key)
+        return _csv(chart, table, period)
     # One chart per page load: each tab is its own request, so each stays fast at scale.
     data, table = SECTIONS[section](period, group=group, by=by, sort=sort)
     sections = {
@@ -488,11 +528,12 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
     sort_links = [
         {
             "label": label,
-            "url": link(sort=(key if sort == f"-{key}" else f"-{key}")),
+            "meaning": metrics.BY_NAME[metric].meaning if metric else "",
+            "url": link(sort=(key if sort == f"-{key}" else f"-{key}")) if sortable else "",
             "active": sort.lstrip("-") == key,
             "desc": sort.startswith("-"),
         }
-        for key, label in CAMPAIGN_COLUMNS
+        for key, label, metric, sortable in CAMPAIGN_COLUMNS
     ]
     return render(
         request,
@@ -500,7 +541,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         {
             "period": period,
             "choice": choice,
-            "periods": [(k, label, link(period=k)) for k, (label, _) in analytics.PERIODS.items()],
+            "picker": period_choices(period, {k: v for k, v in choice.items() if k != "period"}),
             "groups": [(g, g.capitalize(), link(group=g)) for g in analytics.GROUPINGS],
             "dimensions": [(d, d.capitalize(), link(by=d)) for d in analytics.DIMENSIONS],
             "sections": sections,

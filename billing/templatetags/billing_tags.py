@@ -1,21 +1,15 @@
-"""Money display for templates: exact integer cents with the currency's symbol."""
+"""Billing bits for templates: the plan offered on preview pages, and money (crm_format's
+one filter, so `{% load billing_tags %}` pages format money like every other page)."""
 
 from __future__ import annotations
 
 from django import template
 
-from billing.queries import format_money
 from billing.services import Price, price_current
+from crm.templatetags.crm_format import money
 
 register = template.Library()
-
-
-@register.filter
-def money(cents: int | None, currency: str = "USD") -> str:
-    """{{ payment.amount_cents|money:payment.currency }} → "$497.00" / "Q100.00"."""
-    if cents is None or cents == "":
-        return ""
-    return format_money(int(cents), currency or "USD")
+register.filter("money", money)
 
 
 @register.simple_tag

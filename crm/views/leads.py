@@ -3,8 +3,6 @@ CSV export."""
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.db.models import Max, Min, QuerySet
 from django.http import (
@@ -12,7 +10,6 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     QueryDict,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
@@ -22,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from crm.csv_export import csv_response
 from crm.filters import MAX_ID, active_filters, filter_query, lead_filterset
 from crm.forms import BulkAssignForm, BulkStatusForm, SavedViewForm
 from crm.lifecycle import LifecycleError, business_set_status
@@ -298,33 +296,6 @@ CSV_COLUMNS = (
     ("do_not_contact_at", "do_not_contact_at"),
     ("created_at", "created_at"),
 )
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str:
-    """A cell a spreadsheet will not execute: text that starts like a formula gets a
-    leading apostrophe (OWASP's CSV-injection advice)."""
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    text = str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_rows(qs: QuerySet):
-    writer = csv.writer(_Echo())
-    yield writer.writerow([label for _, label in CSV_COLUMNS])
-    fields = [name for name, _ in CSV_COLUMNS]
-    for row in qs.values_list(*fields).iterator(chunk_size=2000):
-        yield writer.writerow([csv_cell(v) for v in row])
 
 
 @staff_required
@@ -353,7 +324,9 @@ def lead_export(request: HttpRequest) -> HttpResponse:
         .select_related(None)
         .order_by("-created_at", "-id")
     )
-    response = StreamingHttpResponse(_csv_rows(qs), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
-    return response
+    return csv_response(
+        f"leads-{stamp}.csv",
+        [label for _, label in CSV_COLUMNS],
+        qs.values_list(*[name for name, _ in CSV_COLUMNS]).iterator(chunk_size=2000),
+    )

@@ -43,7 +43,7 @@ def test_billing_page_lists_subscriptions_customers_and_mrr(client, site, busine
     assert response.status_code == 200
     html = response.content.decode()
     assert sub.provider_subscription_id in html
-    assert "$97.00/month" in html
+    assert "$97.00 / month" in html
     assert "Joe&#x27;s Plumbing" in html
     assert 'id="mrr">$97.00<' in html
     assert "$497.00" in html  # revenue: setup + first month
@@ -139,7 +139,7 @@ def test_cancel_asks_for_confirmation_first_and_a_get_changes_nothing(
     html = page.content.decode()
     assert page.status_code == 200
     assert "Cancel this subscription?" in html and sub.provider_subscription_id in html
-    assert "$97.00/month" in html and "Joe&#x27;s Plumbing" in html
+    assert "$97.00 / month" in html and "Joe&#x27;s Plumbing" in html
     assert f'<form method="post" action="/admin/crm/billing/subscriptions/{sub.pk}/cancel/"' in html
     sub.refresh_from_db()
     assert sub.cancel_requested_at is None and sub.status == SubscriptionState.ACTIVE
@@ -329,3 +329,27 @@ def test_billing_page_counts_subscriptions_by_status_and_recent_churn(client, si
         "0 active · 0 past due · 0 paused · 1 cancelled in 30 days"
         in client.get(HOME).content.decode()
     )
+
+
+def test_payments_csv_goes_through_the_one_writer(client, staff_user, site, business):
+    """Every CSV defuses formulas: a scraped lead name starting with "=" is text."""
+    import csv
+    import io
+
+    from crm.models import Business
+
+    Business.objects.filter(pk=business.pk).update(name='=HYPERLINK("http://x")')
+    make_checkout(site)
+    post_signed(client, sample("payment_intent_succeeded"))
+    client.force_login(staff_user)
+    response = client.get("/admin/crm/billing/payments.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 1
+    assert rows[0]["lead"] == '\'=HYPERLINK("http://x")'
+    assert (rows[0]["amount_cents"], rows[0]["amount"], rows[0]["kind"]) == (
+        "10000",
+        "Q100.00",
+        "Purchase (setup + first month)",
+    )
+    assert client.get("/admin/crm/billing/payments.csv?period=forever").status_code == 400

@@ -21,7 +21,7 @@ def test_purchase_box_shows_plan_price_and_a_post_form(site, rf, settings):
     settings.SETUP_FEE_CENTS = 40000
     settings.MONTHLY_PRICE_CENTS = 9700
     html = render_to_string("billing/purchase_box.html", {"site": site}, request=rf.get("/"))
-    assert "$400.00" in html and "$97.00/month" in html
+    assert "$400.00" in html and "$97.00 / month" in html
     assert 'method="post"' in html and f'action="{PURCHASE}"' in html
     assert "csrfmiddlewaretoken" in html
 

@@ -160,7 +160,7 @@ def test_payment_succeeded_sample_makes_a_customer(client, site, business):
     assert payment.provider_payment_id == "pa_id123"
     assert (payment.amount_cents, payment.currency) == (10000, "GTQ")
     assert payment.status == PaymentStatus.SUCCEEDED
-    assert payment.kind == PaymentKind.SUBSCRIPTION
+    assert payment.kind == PaymentKind.SETUP  # it pays our checkout: the purchase
     assert payment.paid_at == event.occurred_at
     assert payment.checkout == checkout
 

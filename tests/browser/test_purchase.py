@@ -36,7 +36,7 @@ def test_prospect_buys_the_site_and_staff_see_a_customer(page, live_server, staf
 
     page.goto(f"{live_server.url}/p/{site.slug}/")
     box = page.locator("#wm-purchase")
-    assert "$400.00" in box.inner_text() and "$97.00/month" in box.inner_text()
+    assert "$400.00" in box.inner_text() and "$97.00 / month" in box.inner_text()
     with page.expect_navigation():
         box.get_by_role("button", name="Purchase this website").click()
     assert "/billing/sandbox/ch_sandbox_" in page.url

@@ -166,6 +166,33 @@ def test_scheduled_start_creates_queued_messages_and_sends_nothing_yet(client, s
     assert not mail.outbox
 
 
+def test_a_schedule_with_a_far_offset_is_stored_in_utc(client, sales_user, leads):
+    """ISO 8601 allows offsets to ±23:59, PostgreSQL stores ±15:59 at most: the instant is
+    kept, in UTC (found by the schema fuzz as a 500)."""
+    body = {**SEED_BODY, "schedule": "2099-01-01T18:25:00+18:25"}
+    response = client.post(
+        "/api/v1/crm/campaigns/start",
+        data=body,
+        content_type="application/json",
+        **bearer(sales_user),
+    )
+    assert response.status_code == 201
+    assert response.json()["scheduled_at"] == "2099-01-01T00:00:00Z"
+
+
+def test_a_schedule_out_of_range_in_utc_is_422_and_changes_nothing(client, sales_user, leads):
+    body = {**SEED_BODY, "schedule": "0001-01-01T00:00:00+18:25"}
+    response = client.post(
+        "/api/v1/crm/campaigns/start",
+        data=body,
+        content_type="application/json",
+        **bearer(sales_user),
+    )
+    assert response.status_code == 422
+    assert "schedule" in str(response.json()["detail"])
+    assert not Campaign.objects.exists()
+
+
 def test_results_of_an_unknown_or_absurd_id_is_json(client, sales_user):
     client.force_login(sales_user)
     assert client.get("/api/v1/crm/campaigns/999/results").json() == {"detail": "Not Found"}

@@ -85,7 +85,7 @@ def test_post_starts_the_campaign_and_redirects_to_results(
     assert campaign.audience_query == "city=Austin" and campaign.created_by == sales_user
     assert len(mail.outbox) == 2
     page = client.get(response["Location"]).content.decode()
-    assert 'data-metric="sent"><strong>2</strong>' in page
+    assert re.search(r'<td data-metric="sent"[^>]*><strong>2</strong>', page)
     listing = client.get("/admin/crm/campaigns/").content.decode()
     assert "Austin push" in listing
 
@@ -234,7 +234,9 @@ def test_campaign_list_and_results_pages_use_a_bounded_number_of_queries(
         )  # fmt: skip
         services.campaign_start(campaign=campaign)
     client.force_login(staff_user)
-    with django_assert_max_num_queries(8):
+    # Whatever the number of campaigns: the page, then one grouped pass per kind of measure
+    # (leads per metric, opt-outs, purchases, revenue) for the whole page.
+    with django_assert_max_num_queries(9):
         assert client.get("/admin/crm/campaigns/").status_code == 200
     with django_assert_max_num_queries(14):
         assert client.get(f"/admin/crm/campaigns/{campaign.pk}/").status_code == 200

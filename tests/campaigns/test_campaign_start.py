@@ -117,6 +117,19 @@ def test_start_freezes_the_audience_and_sends_each_lead_once(
     assert Message.objects.filter(campaign=campaign).count() == 2
 
 
+def test_start_says_how_many_recipients_it_froze_with_a_real_count(leads):
+    """SQLite's driver reports -1 rows for an INSERT that starts with WITH: the count read
+    back is the real one, on both databases, with the right plural."""
+    campaign = make_campaign()
+    services.campaign_start(campaign=campaign)  # the sending waits for the commit
+    campaign.refresh_from_db()
+    assert campaign.status_reason == "2 recipients"
+    single = make_campaign(name="One", audience_query="", audience_ids=[leads["ok1"].pk])
+    services.campaign_start(campaign=single)
+    single.refresh_from_db()
+    assert single.status_reason == "1 recipient"
+
+
 def test_explicit_selection_is_the_audience(leads, django_capture_on_commit_callbacks):
     campaign = make_campaign(audience_query="", audience_ids=[leads["ok2"].pk, leads["bounced"].pk])
     with django_capture_on_commit_callbacks(execute=True):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from crm.filters import lead_filterset
 from crm.lifecycle import business_advance, business_advance_website, business_record_contact
 from crm.models import Business
+from crm.periods import local_today
 from crm.services import business_create
 
 pytestmark = pytest.mark.django_db
@@ -85,8 +86,8 @@ def test_each_funnel_stage_links_to_exactly_the_leads_it_counts(client, staff_us
 
 def test_a_period_link_filters_the_stages_counted_by_creation(client, staff_user, world):
     client.force_login(staff_user)
-    links = stage_links(client, "week")
-    since = (timezone.localdate() - timedelta(days=7)).isoformat()
+    links = stage_links(client, "7d")
+    since = (local_today() - timedelta(days=6)).isoformat()
     assert links["Scraped"] == (f"/admin/crm/leads/?created_after={since}", 5)
     assert links["Qualified"][0] == f"/admin/crm/leads/?min_score=50&created_after={since}"
     for label in ("Scraped", "Qualified"):

@@ -64,8 +64,10 @@ def test_period_funnel_counts_each_stage_by_its_own_time(client, staff_user, wor
     week = funnel(client.get("/admin/crm/?period=week"))
     assert week["Scraped"] == 4
     assert funnel(client.get("/admin/crm/?period=90d"))["Scraped"] == 5
-    # an unknown period falls back to the default instead of failing
-    assert client.get("/admin/crm/?period=forever").status_code == 200
+    # an unknown period is a clear error, not silently another period
+    response = client.get("/admin/crm/?period=forever")
+    assert response.status_code == 400
+    assert "today, week, month, 7d, 30d, 90d, 365d, all" in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -86,11 +88,11 @@ def test_pipeline_has_a_column_per_stage_with_counts_and_stalled_leads(client, s
     html = response.content.decode()
     assert response.status_code == 200
     column = re.search(r'id="col-interested".*?</section>', html, re.S).group(0)
-    assert '<span class="count">1</span>' in column
-    assert "1 stalled" in column
+    assert re.search(r'<span class="count"[^>]*>1</span>', column)
+    assert re.search(r'data-stalled="1">1</span> stalled', column)
     assert "Lead 3" in column
     pending = re.search(r'id="col-pending".*?</section>', html, re.S).group(0)
-    assert '<span class="count">1</span>' in pending  # Lead 4
+    assert re.search(r'<span class="count"[^>]*>1</span>', pending)  # Lead 4
 
 
 @pytest.mark.django_db
@@ -98,7 +100,7 @@ def test_pipeline_for_my_leads_only(client, staff_user, world):
     Business.objects.filter(pk=world[4].pk).update(owner=staff_user)
     client.force_login(staff_user)
     html = client.get("/admin/crm/pipeline/?owner=me").content.decode()
-    assert "1 lead." in html
+    assert 'id="pipeline-summary">1 lead,' in html
 
 
 @pytest.mark.django_db
@@ -120,5 +122,24 @@ def test_a_paid_purchase_reaches_the_last_stages_and_the_revenue(
     assert counts["Purchased"] == 1
     assert counts["Active subscription"] == 1
     body = response.content.decode()
-    revenue = re.search(r"Revenue \(all time\)</div><div class=\"kpi-value\">([^<]+)<", body)
+    revenue = re.search(r'<div class="kpi-value" id="kpi-revenue">([^<]+)<', body)
     assert revenue.group(1) == "Q100.00"  # the sample's 10000 GTQ cents
+
+
+@pytest.mark.django_db
+def test_dashboard_lists_the_latest_campaigns_of_the_period_and_links_to_all(client, staff_user):
+    from campaigns.models import Campaign
+
+    for n in range(7):
+        Campaign.objects.create(
+            name=f"Wave {n}", channel="email", started_at=timezone.now() - timedelta(hours=n)
+        )
+    Campaign.objects.create(
+        name="Last year", channel="email", started_at=timezone.now() - timedelta(days=400)
+    )
+    client.force_login(staff_user)
+    html = client.get("/admin/crm/?period=month").content.decode()
+    shown = re.findall(r'<tr data-campaign="\d+"><td><a [^>]+>([^<]+)</a>', html)
+    assert shown == [f"Wave {n}" for n in range(5)]
+    assert "The 5 latest of 7" in html
+    assert 'href="/admin/crm/analytics/?section=campaigns&amp;period=month"' in html

@@ -1,5 +1,7 @@
 """The lead detail page: everything about one lead, and the staff actions on it."""
 
+import re
+
 import pytest
 
 from crm.lifecycle import business_record_contact
@@ -46,8 +48,10 @@ def test_status_change_over_htmx_returns_the_timeline_with_the_new_line(
     assert response["HX-Trigger"] == "lead-updated"
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="lead-live"')
-    assert "Contact status pending → interested" in body
-    assert "by sales" in body
+    # The reason typed with the change is on the timeline line, with who made it.
+    line = re.search(r'<li class="ev ev-contact_status">.*?</li>', body, re.S).group(0)
+    assert "Contact status pending → interested — “called, wants it”" in line
+    assert "by sales" in line
     event = LeadEvent.objects.get(business=business, kind="contact_status")
     assert event.actor == sales_user
     assert event.source == "manual"

@@ -5,9 +5,9 @@ import io
 
 import pytest
 
+from crm.csv_export import csv_cell
 from crm.lifecycle import business_record_contact
 from crm.services import business_create
-from crm.views.leads import csv_cell
 
 
 def read_csv(response) -> list[dict]:
@@ -33,7 +33,8 @@ def staff_client(client, staff_user):
         ("\rcmd", "'\rcmd"),
         ("Joe's Plumbing", "Joe's Plumbing"),
         (None, ""),
-        (42, "42"),
+        (42, 42),
+        (-3, -3),
     ],
 )
 def test_csv_cell_neutralises_formulas(value, expected):

@@ -11,6 +11,7 @@ from typing import Any
 
 from crm.lifecycle import opt_in_event
 from crm.models import Business, EventSource, LeadEvent
+from crm.normalize import name_city_key
 from crm.services import business_fields, created_event, slug_base, slug_first_free
 from sites.models import Site
 from webmagic.demo import outreach, sites
@@ -110,6 +111,8 @@ def _scraped(world, category: Category, source: str) -> tuple[dict[str, Any], st
         word=one_of(rng, category.words),
         spanish=one_of(rng, SPANISH),
     )
+    if name_city_key(name, city) == ORPHAN_KEY:  # the orphan site must stay without a lead
+        name = f"{name} & Drain"  # before the slug: the website and email derive from it
     slug = slug_first_free(slug_base(name, city), world.slugs)
     compact = slug.replace("-", "")
     website, domain = _website(rng, category, slug, compact)
@@ -131,9 +134,6 @@ def _scraped(world, category: Category, source: str) -> tuple[dict[str, Any], st
         **_reviews(rng),
     }
     fields = business_fields(data)
-    if fields["name_city_key"] == ORPHAN_KEY:  # the orphan site must stay without a lead
-        fields = business_fields({**data, "name": f"{name} & Drain"})
-        slug = slug_first_free(slug_base(fields["name"], city), world.slugs)
     world.slugs.add(slug)
     return fields, slug
 
