@@ -28,6 +28,8 @@ ChannelEnum = StrEnum("ChannelEnum", {v: v for v in Channel.values})
 CampaignStatusEnum = StrEnum("CampaignStatusEnum", {v: v for v in CampaignStatus.values})
 LeadId = Annotated[int, Field(ge=1, le=MAX_ID)]
 ERRORS = {400: MessageOut, 422: ValidationErrorOut}
+# The words that mean "start now" (the seed's own start body says "immediate").
+SCHEDULE_NOW = ("now", "immediate")
 
 
 class FollowupIn(Schema):
@@ -53,7 +55,10 @@ class AudienceIn(Schema):
 class StartIn(AudienceIn):
     name: str = Field(..., min_length=1, max_length=200, pattern=NO_NUL)
     schedule: str | None = Field(
-        None, pattern=NO_NUL, max_length=40, description='"now" (default) or an ISO 8601 date-time'
+        None,
+        pattern=NO_NUL,
+        max_length=40,
+        description='"now" or "immediate" (the default: start now) or an ISO 8601 date-time',
     )
     send_rate_per_minute: int = Field(30, ge=1, le=1000)
     daily_cap: int = Field(1000, ge=1, le=100_000)
@@ -198,7 +203,7 @@ def start(request: HttpRequest, payload: StartIn):
     if not body.strip():
         raise Unprocessable({"body": ["The message body is empty."]}, where="body")
     scheduled_at = None
-    if payload.schedule and payload.schedule != "now":
+    if payload.schedule and payload.schedule.strip().lower() not in SCHEDULE_NOW:
         from django.utils.dateparse import parse_datetime
         from django.utils.timezone import is_naive, make_aware
 
@@ -207,7 +212,9 @@ def start(request: HttpRequest, payload: StartIn):
         except ValueError:
             scheduled_at = None
         if scheduled_at is None:
-            raise Unprocessable({"schedule": ['Use "now" or an ISO 8601 date-time.']}, where="body")
+            raise Unprocessable(
+                {"schedule": ['Use "now", "immediate" or an ISO 8601 date-time.']}, where="body"
+            )
         if is_naive(scheduled_at):
             scheduled_at = make_aware(scheduled_at)
     key = (request.headers.get("Idempotency-Key") or "").strip()[:200] or None

@@ -20,7 +20,7 @@ from campaigns.sending import SendRefused
 from campaigns.sms import SmsSendError
 from crm.lifecycle import business_advance, lead_event_add
 from crm.models import Business, ContactStatus, EventSource, LeadEventKind
-from crm.permissions import editor_required, is_staff, staff_required
+from crm.permissions import can_edit, editor_required, is_staff, staff_required
 from sites.models import Site
 
 # Link checkers, crawlers and mail scanners follow links too; they are not the prospect.
@@ -104,7 +104,12 @@ def reply_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "campaigns/reply_list.html",
-        {"unread": unread, "recent": recent, "unread_ids": [m.pk for m in unread]},
+        {
+            "unread": unread,
+            "recent": recent,
+            "unread_ids": [m.pk for m in unread],
+            "can_edit": can_edit(request.user),
+        },
     )
 
 
@@ -115,7 +120,7 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     return default
 
 
-@staff_required
+@editor_required
 @require_POST
 def reply_mark_read(request: HttpRequest) -> HttpResponse:
     """Mark the listed replies read (only those the reader saw, never ones that arrived

@@ -166,6 +166,36 @@ def test_scheduled_start_creates_queued_messages_and_sends_nothing_yet(client, s
     assert not mail.outbox
 
 
+def test_the_seed_start_body_with_schedule_immediate_starts_now(
+    client, sales_user, leads, django_capture_on_commit_callbacks
+):
+    body = {**SEED_BODY, "schedule": "immediate"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/crm/campaigns/start",
+            data=body,
+            content_type="application/json",
+            **bearer(sales_user),
+        )
+    assert response.status_code == 201, response.content
+    campaign = Campaign.objects.get()
+    assert campaign.scheduled_at is None and campaign.started_at is not None
+    assert sorted(m.to[0] for m in mail.outbox) == ["p0@plumb0.com", "p1@plumb1.com"]
+
+
+def test_an_unknown_schedule_word_is_422_naming_the_field(client, sales_user, leads):
+    body = {**SEED_BODY, "schedule": "soonish"}
+    response = client.post(
+        "/api/v1/crm/campaigns/start",
+        data=body,
+        content_type="application/json",
+        **bearer(sales_user),
+    )
+    assert response.status_code == 422
+    assert "schedule" in str(response.json()["detail"])
+    assert not Campaign.objects.exists()
+
+
 def test_results_of_an_unknown_or_absurd_id_is_json(client, sales_user):
     client.force_login(sales_user)
     assert client.get("/api/v1/crm/campaigns/999/results").json() == {"detail": "Not Found"}
