@@ -14,7 +14,7 @@ provider side's whether the message exists.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Q
@@ -188,6 +188,21 @@ def message_mark_bounced(*, message: Message | int, at: datetime, reason: str = 
 def message_mark_failed(*, message: Message | int, at: datetime, reason: str = "") -> bool:
     """The provider could not deliver it (rejected, undelivered, failed)."""
     return message_track(kind="failed", message=message, at=at, reason=reason) is not None
+
+
+# A tracked link counts as a click once per message within this window.
+CLICK_WINDOW = timedelta(minutes=10)
+
+
+def message_click_window_claim(*, message: Message | int, at: datetime) -> bool:
+    """Whether a tracked-link hit at `at` opens a new click window for this message (the
+    first hit, or the first after CLICK_WINDOW). One conditional UPDATE: of simultaneous
+    hits exactly one wins."""
+    return bool(
+        Message.objects.filter(pk=_pk(message))
+        .filter(Q(click_counted_at__isnull=True) | Q(click_counted_at__lte=at - CLICK_WINDOW))
+        .update(click_counted_at=at)
+    )
 
 
 def message_mark_replied(*, message: Message | int, at: datetime) -> bool:

@@ -116,6 +116,9 @@ class Message(models.Model):
     bounced_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # The last tracked-link hit that counted as a click: one per CLICK_WINDOW (a flood of
+    # hits is recorded as LinkHit rows and counts once).
+    click_counted_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -141,6 +144,29 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.direction} to {self.to_address}"
+
+
+class LinkHit(models.Model):
+    """One request to a message's tracked link (/c/<token>/), counted as a click or not."""
+
+    class Reason(models.TextChoices):
+        CLICK = "click", "Counted as a click"
+        REPEAT = "repeat", "Repeat within the click window"
+        BOT = "bot", "Bot or link checker"
+        STAFF = "staff", "Staff user"
+        HEAD = "head", "HEAD request"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="link_hits")
+    at = models.DateTimeField(default=timezone.now)
+    counted = models.BooleanField(default=False)
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["message", "-at"], name="linkhit_message")]
+
+    def __str__(self) -> str:
+        return f"hit on message {self.message_id} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class SuppressionKind(models.TextChoices):
