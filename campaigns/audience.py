@@ -27,12 +27,13 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Lower, NullIf, StrIndex, Substr
+from django.db.models.functions import Lower, StrIndex, Substr
 from django.http import QueryDict
 from django.utils import timezone
 
 from campaigns.models import Campaign, Channel, Message, Suppression, SuppressionKind
 from campaigns.sending import REASONS
+from crm.contact import FORMULA_START
 from crm.filters import FILTER_NAMES, lead_filterset
 from crm.models import Business, ContactStatus
 from sites.models import Site, SiteStatus
@@ -91,13 +92,20 @@ def audience_base(
     return filterset.qs
 
 
+def _formula_email() -> Q:
+    q = Q()
+    for start in FORMULA_START:
+        q |= Q(email__startswith=start)
+    return q
+
+
 def _email_domain():
     return Lower(Substr("email", StrIndex("email", Value("@")) + 1))
 
 
 def sms_address_expression():
-    """The number a text goes to: the normalised phone, or the raw one."""
-    return Coalesce(NullIf(F("phone_normalized"), Value("")), F("phone"))
+    """The number a text goes to: the E.164 form (a phone without one is not valid)."""
+    return F("phone_normalized")
 
 
 def site_subquery():
@@ -126,6 +134,8 @@ def exclusion_reason_expression(
         )
         whens += [
             When(email="", then=Value("no_email")),
+            # Stored before validation (crm.contact); clean_contact_data drops these.
+            When(_formula_email(), then=Value("invalid_email")),
             When(do_not_contact_at__isnull=False, then=Value("do_not_contact")),
             When(suppressed, then=Value("suppressed")),
             When(email_opt_out_at__isnull=False, then=Value("email_opted_out")),
@@ -140,6 +150,7 @@ def exclusion_reason_expression(
         )
         whens += [
             When(phone="", then=Value("no_phone")),
+            When(phone_normalized="", then=Value("invalid_phone")),
             When(do_not_contact_at__isnull=False, then=Value("do_not_contact")),
             When(suppressed, then=Value("suppressed")),
             When(sms_opt_out_at__isnull=False, then=Value("sms_opted_out")),

@@ -29,6 +29,7 @@ from campaigns import lifecycle
 from campaigns.models import Campaign, CampaignStatus, Channel, Message, MessageStatus
 from campaigns.sms import SmsSendError, send_sms
 from campaigns.suppression import is_suppressed
+from crm.contact import email_valid
 from crm.lifecycle import business_record_contact, lead_event_add
 from crm.models import Business, ContactStatus, EventSource, LeadEventKind
 from crm.normalize import is_digits, phone_e164
@@ -56,7 +57,9 @@ class SendRefused(Exception):
 # preview (campaigns.audience) so the page and the sender say the same thing.
 REASONS: dict[str, str] = {
     "no_email": "No email address",
+    "invalid_email": "Email address not valid",
     "no_phone": "No phone number",
+    "invalid_phone": "Phone number not valid",
     "do_not_contact": "Marked do-not-contact",
     "suppressed": "On the suppression list (email, phone or domain)",
     "email_opted_out": "Opted out of email",
@@ -78,8 +81,12 @@ def refusal_reason(business: Business, channel: str, *, marketing: bool = True) 
     if channel == Channel.EMAIL:
         if not business.email:
             return "no_email"
+        if not email_valid(business.email):
+            return "invalid_email"
     elif not business.phone:
         return "no_phone"
+    elif not business.phone_normalized:
+        return "invalid_phone"
     if business.do_not_contact_at:
         return "do_not_contact"
     if channel == Channel.EMAIL:
@@ -90,7 +97,7 @@ def refusal_reason(business: Business, channel: str, *, marketing: bool = True) 
         if business.email_bounced_at:
             return "bounced"
     else:
-        if is_suppressed(phone=business.phone_normalized or business.phone):
+        if is_suppressed(phone=business.phone_normalized):
             return "suppressed"
         if business.sms_opt_out_at:
             return "sms_opted_out"

@@ -107,7 +107,7 @@ def message_send_oneoff(
 
 
 def _sms_address(business: Business) -> str:
-    return business.phone_normalized or business.phone
+    return business.phone_normalized
 
 
 # --- create / start ---------------------------------------------------------------------------
