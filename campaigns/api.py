@@ -50,6 +50,11 @@ class AudienceIn(Schema):
     )
     subject: str | None = Field(None, pattern=NO_NUL, max_length=300)
     body: str | None = Field(None, pattern=NO_NUL, max_length=5000)
+    override_cooldown: bool = Field(
+        False,
+        description="Pitch leads inside their contact cooldown or held by another campaign "
+        "anyway (the contact policy); recorded on the campaign with who asked",
+    )
 
 
 class StartIn(AudienceIn):
@@ -69,6 +74,7 @@ class ExclusionOut(Schema):
     reason: str
     label: str
     count: int
+    campaign: int | None = Field(None, description="The other campaign holding these leads")
 
 
 class LeadOut(Schema):
@@ -89,6 +95,9 @@ class PreviewOut(Schema):
     matched: int
     excluded_total: int
     excluded: list[ExclusionOut]
+    sites_to_generate: int = Field(
+        0, description="Recipients whose preview site is generated before their pitch goes"
+    )
     sample: list[LeadOut]
     rendered: RenderedOut | None
 
@@ -148,12 +157,16 @@ def _campaign_out(campaign: Campaign) -> dict:
 def preview(request: HttpRequest, payload: AudienceIn) -> dict:
     channel = _channel(payload.channel)
     _check_templates(subject=payload.subject, body=payload.body)
+    subject = payload.subject if payload.subject is not None else DEFAULT_SUBJECT
+    body = payload.body if payload.body is not None else DEFAULT_BODY
     try:
         result = audience_preview(
             channel=channel,
             audience_query="" if payload.ids else audience_query_from(_filters(payload)),
             audience_ids=payload.ids,
             user=request.auth,
+            templates=(subject, body),
+            override=payload.override_cooldown,
         )
     except AudienceError as exc:
         raise _audience_error(exc) from None
@@ -164,12 +177,7 @@ def preview(request: HttpRequest, payload: AudienceIn) -> dict:
 
         lead = result.sample[0]
         probe = Message(business=lead, channel=channel, token="preview", site=site_for(lead))  # noqa: S106
-        r = render_message(
-            probe,
-            subject=payload.subject if payload.subject is not None else DEFAULT_SUBJECT,
-            body=payload.body if payload.body is not None else DEFAULT_BODY,
-            first_sms=True,
-        )
+        r = render_message(probe, subject=subject, body=body, first_sms=True)
         rendered = {"subject": r.subject, "body": r.body}
     return {
         "channel": channel,
@@ -177,6 +185,7 @@ def preview(request: HttpRequest, payload: AudienceIn) -> dict:
         "matched": result.total,
         "excluded_total": result.excluded_total,
         "excluded": result.excluded_rows(),
+        "sites_to_generate": result.sites_to_generate,
         "sample": [
             {"id": b.pk, "name": b.name, "city": b.city, "category": b.category}
             for b in result.sample
@@ -244,6 +253,7 @@ def start(request: HttpRequest, payload: StartIn):
         followups=[f.dict() for f in payload.followups],
         created_by=request.auth,
         idempotency_key=key,
+        override_cooldown=payload.override_cooldown,
     )
     if campaign.status == CampaignStatus.DRAFT:
         campaign = services.campaign_start(campaign=campaign)

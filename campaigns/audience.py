@@ -9,11 +9,10 @@ with one INSERT … SELECT.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.db.models import (
     Case,
     CharField,
@@ -31,8 +30,9 @@ from django.db.models.functions import Lower, StrIndex, Substr
 from django.http import QueryDict
 from django.utils import timezone
 
+from campaigns import policy
 from campaigns.models import Campaign, Channel, Message, Suppression, SuppressionKind
-from campaigns.sending import REASONS
+from campaigns.sending import REASONS, template_fields
 from crm.contact import FORMULA_START
 from crm.filters import FILTER_NAMES, lead_filterset
 from crm.models import Business, ContactStatus
@@ -108,23 +108,41 @@ def sms_address_expression():
     return F("phone_normalized")
 
 
-def site_subquery():
-    """The lead's current site (newest that is not archived): the preview the pitch links."""
-    return Subquery(
-        Site.objects.filter(business_id=OuterRef("pk"))
+def site_current(business) -> QuerySet[Site]:
+    """The lead's live sites (not archived), newest first: the first is the one a pitch links."""
+    return (
+        Site.objects.filter(business_id=business)
         .exclude(status=SiteStatus.ARCHIVED)
         .order_by("-created_at", "-pk")
-        .values("pk")[:1]
     )
 
 
+def site_subquery():
+    """The lead's current site (newest that is not archived): the preview the pitch links."""
+    return Subquery(site_current(OuterRef("pk")).values("pk")[:1])
+
+
+# Lead columns a merge field renders (campaigns.sending.MERGE_FIELDS) that may be blank: a
+# message using one of them is not sent with a hole in its sentence.
+BLANKABLE_FIELDS = {"city": "city", "category": "category"}
+
+
 def exclusion_reason_expression(
-    *, channel: str, campaign: Campaign | None = None, now: datetime | None = None
+    *,
+    channel: str,
+    campaign: Campaign | None = None,
+    now: datetime | None = None,
+    fields: set[str] = frozenset(),
+    override: bool = False,
+    check_existing: bool = True,
 ) -> Case:
     """One CASE giving each lead its first exclusion reason, or NULL when it is eligible.
-    The order is REASONS's order; `refusal_reason` checks the same rules one lead at a time."""
+    The order is REASONS's order; `refusal_reason` checks the same rules one lead at a time.
+
+    `fields` are the merge fields the campaign's templates use (a lead that would render one
+    of them empty is excluded); `override` drops the contact policy's two rules (the
+    campaign's cooldown override, campaigns.policy)."""
     now = now or timezone.now()
-    cooldown = now - timedelta(days=settings.CONTACT_COOLDOWN_DAYS)
     whens: list[When] = []
     if channel == Channel.EMAIL:
         suppressed = Exists(
@@ -169,27 +187,57 @@ def exclusion_reason_expression(
             then=Value("email_opted_out" if channel == Channel.EMAIL else "sms_opted_out"),
         )
     )
-    if campaign is not None and campaign.pk:
+    for name, column in BLANKABLE_FIELDS.items():
+        if name in fields:
+            whens.append(When(**{column: ""}, then=Value(f"empty_{name}")))
+    if check_existing and campaign is not None and campaign.pk:
         whens.append(
             When(
                 Exists(Message.objects.filter(campaign_id=campaign.pk, business_id=OuterRef("pk"))),
                 then=Value("in_campaign"),
             )
         )
-    whens.append(When(last_contacted_at__gte=cooldown, then=Value("cooldown")))
+    if not override:
+        whens.append(When(holder_campaign__isnull=False, then=Value(policy.IN_OTHER_CAMPAIGN)))
+        whens.append(When(policy.contacted_recently(now), then=Value(policy.COOLDOWN)))
     return Case(*whens, default=Value(None), output_field=CharField())
 
 
 def with_reason(
-    qs: QuerySet[Business], *, channel: str, campaign: Campaign | None = None, now=None
+    qs: QuerySet[Business],
+    *,
+    channel: str,
+    campaign: Campaign | None = None,
+    now=None,
+    fields: set[str] = frozenset(),
+    override: bool = False,
+    check_existing: bool = True,
 ) -> QuerySet[Business]:
+    now = now or timezone.now()
     if channel == Channel.EMAIL:
         qs = qs.annotate(email_domain_=_email_domain())
     else:
         qs = qs.annotate(to_sms_=sms_address_expression())
+    if not override:
+        qs = qs.annotate(holder_campaign=policy.holder_subquery(campaign=campaign, now=now))
     return qs.annotate(
-        exclusion=exclusion_reason_expression(channel=channel, campaign=campaign, now=now)
+        exclusion=exclusion_reason_expression(
+            channel=channel,
+            campaign=campaign,
+            now=now,
+            fields=fields,
+            override=override,
+            check_existing=check_existing,
+        )
     )
+
+
+def campaign_fields(campaign: Campaign) -> set[str]:
+    """The merge fields every step of the campaign uses."""
+    texts = [campaign.subject_template, campaign.body_template]
+    for spec in campaign.followups or []:
+        texts += [spec.get("subject") or "", spec.get("body") or ""]
+    return template_fields(*texts)
 
 
 def audience_eligible(
@@ -205,7 +253,13 @@ def audience_eligible(
         audience_query=campaign.audience_query, audience_ids=campaign.audience_ids, user=user
     )
     return with_reason(
-        base, channel=campaign.channel, campaign=campaign if check_existing else None, now=now
+        base,
+        channel=campaign.channel,
+        campaign=campaign,
+        now=now,
+        fields=campaign_fields(campaign),
+        override=policy.overridden(campaign),
+        check_existing=check_existing,
     ).filter(exclusion__isnull=True)
 
 
@@ -215,17 +269,33 @@ class AudiencePreview:
     eligible: int
     excluded: dict[str, int]
     sample: list[Business] = field(default_factory=list)
+    # Leads held by other campaigns (the contact policy), per campaign: id → count, and names.
+    holders: dict[int, int] = field(default_factory=dict)
+    holder_names: dict[int, str] = field(default_factory=dict)
+    # Eligible leads without a live preview site, generated before their pitch goes out
+    # (when the templates link it with {{ preview_url }}).
+    sites_to_generate: int = 0
 
     @property
     def excluded_total(self) -> int:
         return sum(self.excluded.values())
 
     def excluded_rows(self) -> list[dict]:
-        return [
-            {"reason": r, "label": REASONS[r], "count": self.excluded[r]}
-            for r in REASONS
-            if self.excluded.get(r)
-        ]
+        rows = []
+        for reason in REASONS:
+            if not self.excluded.get(reason):
+                continue
+            if reason == policy.IN_OTHER_CAMPAIGN and self.holders:
+                for pk, n in sorted(self.holders.items(), key=lambda kv: (-kv[1], kv[0])):
+                    name = self.holder_names.get(pk, f"#{pk}")
+                    label = policy.in_other_campaign_label(name)
+                    rows.append({"reason": reason, "label": label, "count": n, "campaign": pk})
+                continue
+            label = REASONS[reason]
+            rows.append(
+                {"reason": reason, "label": label, "count": self.excluded[reason], "campaign": None}
+            )
+        return rows
 
 
 def audience_preview(
@@ -237,22 +307,48 @@ def audience_preview(
     user=None,
     sample_size: int = 10,
     now: datetime | None = None,
+    templates: tuple[str, ...] = (),
+    override: bool = False,
 ) -> AudiencePreview:
-    """How many leads will get it, how many are excluded and why, and a sample."""
+    """How many leads will get it, how many are excluded and why (one row per other campaign
+    holding leads), how many preview sites will be generated first, and a sample.
+
+    `templates` are the subject and body texts (follow-ups included) the campaign will send;
+    `override` previews the campaign with its cooldown overridden."""
+    now = now or timezone.now()
+    fields = template_fields(*templates)
     base = audience_base(audience_query=audience_query, audience_ids=audience_ids, user=user)
-    annotated = with_reason(base, channel=channel, campaign=campaign, now=now)
-    counts = dict(
-        annotated.order_by()
-        .values_list("exclusion")
-        .annotate(n=Count("pk"))
-        .values_list("exclusion", "n")
+    annotated = with_reason(
+        base, channel=channel, campaign=campaign, now=now, fields=fields, override=override
     )
-    eligible = counts.pop(None, 0)
-    sample = list(
+    keys = ["exclusion"]
+    if not override:
+        keys.append("holder_campaign")
+    if "preview_url" in fields:
+        annotated = annotated.annotate(no_site_=~Exists(site_current(OuterRef("pk"))))
+        keys.append("no_site_")
+    rows = annotated.order_by().values(*keys).annotate(n=Count("pk")).values_list(*keys, "n")
+    preview = AudiencePreview(total=0, eligible=0, excluded={})
+    for row in rows:
+        found = dict(zip(keys, row[:-1], strict=True))
+        n = row[-1]
+        preview.total += n
+        reason = found["exclusion"]
+        if reason is None:
+            preview.eligible += n
+            if found.get("no_site_"):
+                preview.sites_to_generate += n
+            continue
+        preview.excluded[reason] = preview.excluded.get(reason, 0) + n
+        if reason == policy.IN_OTHER_CAMPAIGN and found.get("holder_campaign"):
+            holder = found["holder_campaign"]
+            preview.holders[holder] = preview.holders.get(holder, 0) + n
+    preview.holder_names = dict(
+        Campaign.objects.filter(pk__in=preview.holders).values_list("pk", "name")
+    )
+    preview.sample = list(
         annotated.filter(exclusion__isnull=True).order_by("-qualification_score", "pk")[
             :sample_size
         ]
     )
-    return AudiencePreview(
-        total=eligible + sum(counts.values()), eligible=eligible, excluded=counts, sample=sample
-    )
+    return preview

@@ -2,8 +2,13 @@
 
 Send side (at most once per message, django-q2 being at-least-once):
     queued → sending (claimed by one worker, compare-and-set) → sent | failed
-    queued → cancelled (lead unsubscribed / purchased, campaign cancelled)
-A message stuck in `sending` (the worker died mid-send) is never re-sent automatically.
+    queued → cancelled (lead unsubscribed / purchased, campaign cancelled, contact policy,
+             its preview site could not be generated, an empty merge field)
+    sending → unknown (claimed longer ago than MESSAGE_SENDING_TIMEOUT: its worker died
+             mid-send, the provider may or may not have it) → queued only when staff ask
+A queued message may wait for its preview site (`waiting_for`); `dispatched_at` says when a
+worker was last handed it. A message in `sending` or `unknown` is never re-sent
+automatically.
 
 Provider side (events may arrive twice and in any order): timestamps keep the earliest
 provider time, counters count distinct events (the inbox dedupes deliveries), and the
@@ -17,10 +22,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from campaigns.models import Message, MessageStatus
+from campaigns.models import Message, MessageStatus, WaitingFor
 from crm.memo import forget
 from crm.models import Business
 
@@ -56,6 +61,89 @@ def message_claim_for_sending(*, message: Message | int) -> bool:
     )
 
 
+def messages_hand_out(*, ids: list[int], at: datetime) -> int:
+    """Stamp these queued messages as handed to a worker now (their lease starts)."""
+    return Message.objects.filter(pk__in=ids, status=MS.QUEUED).update(dispatched_at=at)
+
+
+def message_defer(*, message: Message | int, until: datetime) -> bool:
+    """A queued message may not go before `until` (SMS quiet hours): the dispatcher hands it
+    out again then."""
+    return bool(
+        Message.objects.filter(pk=_pk(message), status=MS.QUEUED).update(
+            send_after=until, dispatched_at=None
+        )
+    )
+
+
+def message_wait_for_site(*, message: Message | int) -> bool:
+    """A queued pitch that links a preview site its lead does not have yet: it waits."""
+    return bool(
+        Message.objects.filter(pk=_pk(message), status=MS.QUEUED).update(
+            waiting_for=WaitingFor.SITE, dispatched_at=None
+        )
+    )
+
+
+def messages_site_ready(*, business_id: int, site_id: int) -> list[int]:
+    """The lead's site exists now: its waiting messages link it and may go. Returns them."""
+    waiting = Message.objects.filter(
+        business_id=business_id, status=MS.QUEUED, waiting_for=WaitingFor.SITE
+    )
+    ids = list(waiting.values_list("pk", flat=True))
+    waiting.filter(pk__in=ids).update(
+        site_id=site_id, waiting_for=WaitingFor.NOTHING, dispatched_at=None
+    )
+    return ids
+
+
+def messages_site_failed(*, business_id: int, reason: str) -> int:
+    """The lead's site could not be generated: its waiting pitches are skipped, with why."""
+    return Message.objects.filter(
+        business_id=business_id, status=MS.QUEUED, waiting_for=WaitingFor.SITE
+    ).update(status=MS.CANCELLED, waiting_for=WaitingFor.NOTHING, error=reason[:5000])
+
+
+def messages_mark_unknown(
+    *, claimed_before: datetime, campaign_id: int | None = None
+) -> dict[int | None, int]:
+    """sending → unknown for messages claimed before `claimed_before` (of one campaign, or
+    all): no task lives that long, so their worker died mid-send. Returns how many per
+    campaign id."""
+    stuck = Message.objects.filter(status=MS.SENDING, sending_started_at__lt=claimed_before)
+    if campaign_id is not None:
+        stuck = stuck.filter(campaign_id=campaign_id)
+    ids = list(stuck.values_list("pk", flat=True))
+    if not ids:
+        return {}
+    Message.objects.filter(pk__in=ids, status=MS.SENDING).update(
+        status=MS.UNKNOWN,
+        error="Outcome unknown: the worker stopped while sending it; the provider may or may "
+        "not have it. Not re-sent automatically.",
+    )
+    return dict(
+        Message.objects.filter(pk__in=ids, status=MS.UNKNOWN)
+        .order_by()
+        .values_list("campaign_id")
+        .annotate(n=Count("pk"))
+        .values_list("campaign_id", "n")
+    )
+
+
+def messages_requeue_unknown(*, campaign_id: int, at: datetime, note: str) -> list[int]:
+    """unknown → queued, due now (staff chose to resend them, knowing one may arrive twice)."""
+    unknown = Message.objects.filter(campaign_id=campaign_id, status=MS.UNKNOWN)
+    ids = list(unknown.values_list("pk", flat=True))
+    unknown.filter(pk__in=ids).update(
+        status=MS.QUEUED,
+        send_after=at,
+        dispatched_at=None,
+        sending_started_at=None,
+        error=note[:5000],
+    )
+    return ids
+
+
 def message_mark_sent(
     *, message: Message | int, provider_message_id: str | None, at: datetime | None = None
 ) -> bool:
@@ -88,7 +176,7 @@ def messages_cancel_queued(*, reason: str, **which: object) -> int:
     if not which:
         raise ValueError("say which messages to cancel")
     return Message.objects.filter(status=MS.QUEUED, **which).update(
-        status=MS.CANCELLED, error=reason[:5000]
+        status=MS.CANCELLED, waiting_for=WaitingFor.NOTHING, error=reason[:5000]
     )
 
 

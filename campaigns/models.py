@@ -41,8 +41,16 @@ class Campaign(models.Model):
     # Follow-up steps: [{"after_days": 3, "subject": "…", "body": "…"}, …] (step 2, 3, …),
     # sent to leads that neither replied nor clicked.
     followups = models.JSONField(default=list, blank=True)
-    # Messages due up to this time have been handed to workers (campaigns.tasks).
-    dispatched_until = models.DateTimeField(null=True, blank=True)
+    # Staff chose to pitch leads inside their contact cooldown anyway (campaigns.policy):
+    # who and when, shown on the campaign page.
+    cooldown_overridden_at = models.DateTimeField(null=True, blank=True)
+    cooldown_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -66,12 +74,20 @@ class Direction(models.TextChoices):
 class MessageStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENDING = "sending", "Sending"
+    # Its worker died mid-send: the provider may or may not have it. Never re-sent
+    # automatically; staff may resend (campaigns.services.campaign_resend_unknown).
+    UNKNOWN = "unknown", "Unknown outcome"
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
     BOUNCED = "bounced", "Bounced"
     CANCELLED = "cancelled", "Cancelled"
     RECEIVED = "received", "Received"
+
+
+class WaitingFor(models.TextChoices):
+    NOTHING = "", "Nothing"
+    SITE = "site", "Its preview site"
 
 
 class Message(models.Model):
@@ -104,6 +120,14 @@ class Message(models.Model):
     # Random per-message token carried by tracked links (preview visits count as clicks).
     token = models.CharField(max_length=32, null=True, blank=True, unique=True)
     send_after = models.DateTimeField(null=True, blank=True)
+    # A queued message that may not go yet: its pitch links a preview site being generated.
+    waiting_for = models.CharField(
+        max_length=10, choices=WaitingFor.choices, blank=True, default=WaitingFor.NOTHING
+    )
+    # When a worker was last handed this queued message (to send it, or to generate its
+    # site). A hand-out older than MESSAGE_SENDING_TIMEOUT has lapsed (its task died or
+    # was lost) and the message is handed out again.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

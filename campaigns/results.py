@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from campaigns.models import Campaign, Direction, Message, MessageStatus
+from campaigns.models import Campaign, Direction, Message, MessageStatus, WaitingFor
 from crm.models import Business
 
 MS = MessageStatus
@@ -82,6 +82,8 @@ def campaign_results(campaign: Campaign) -> dict:
         "messages": {"total": total, **{s: by_status.get(s, 0) for s in MS.values}},
         "progress": round(done / total, 4) if total else 0.0,
         "stuck_sending": by_status.get(MS.SENDING, 0),
+        # Queued pitches waiting for their preview site to be generated.
+        "waiting_for_site": out.filter(status=MS.QUEUED, waiting_for=WaitingFor.SITE).count(),
         "revenue": campaign_revenue(campaign),
     }
 

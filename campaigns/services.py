@@ -14,11 +14,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns import audience as audience_mod
-from campaigns.lifecycle import messages_cancel_queued
+from campaigns import policy
+from campaigns.lifecycle import messages_cancel_queued, messages_requeue_unknown
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -26,16 +27,19 @@ from campaigns.models import (
     Direction,
     Message,
     MessageStatus,
+    WaitingFor,
 )
 from campaigns.sending import (
     REASONS,
     SendRefused,
+    empty_merge_fields,
     message_send,
     refusal_reason,
     site_for,
     sms_quiet_until,
+    template_fields,
 )
-from crm.models import Business, ContactStatus, LeadEvent, LeadEventKind
+from crm.models import Business, ContactStatus, EventSource, LeadEvent, LeadEventKind
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +84,19 @@ def message_send_oneoff(
     business = Business.objects.get(pk=business.pk)
     if reason := refusal_reason(business, channel, marketing=False):
         raise SendRefused(reason)
+    site = site if site is not None else site_for(business)
+    fields = template_fields(subject, body)
+    if "preview_url" in fields and site is None:
+        raise SendRefused(
+            "no_site",
+            "This lead has no preview site for {{ preview_url }}: generate it first.",
+        )
+    probe = Message(business=business, site=site, channel=channel)
+    if empty := [f for f in empty_merge_fields(probe, fields) if f != "preview_url"]:
+        raise SendRefused(
+            "empty_field",
+            "Empty merge field " + ", ".join(f"{{{{ {f} }}}}" for f in empty) + " for this lead.",
+        )
     if channel == Channel.SMS and (until := sms_quiet_until(business)):
         raise SendRefused(
             "quiet_hours",
@@ -88,7 +105,7 @@ def message_send_oneoff(
         )
     message = Message.objects.create(
         business=business,
-        site=site if site is not None else site_for(business),
+        site=site,
         in_reply_to=in_reply_to,
         channel=channel,
         direction=Direction.OUTBOUND,
@@ -127,8 +144,12 @@ def campaign_create(
     followups: list[dict[str, Any]] | None = None,
     created_by=None,
     idempotency_key: str | None = None,
+    override_cooldown: bool = False,
 ) -> Campaign:
-    """A draft campaign. With an idempotency key, a retry returns the campaign it made."""
+    """A draft campaign. With an idempotency key, a retry returns the campaign it made.
+
+    `override_cooldown`: staff chose to pitch leads inside their contact cooldown or held
+    by another campaign (campaigns.policy); recorded on the campaign with who and when."""
     if idempotency_key:
         existing = Campaign.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -148,6 +169,7 @@ def campaign_create(
                 followups=followups,
                 created_by=created_by,
                 idempotency_key=idempotency_key,
+                override_cooldown=override_cooldown,
             )
     except IntegrityError:
         # Two requests with one idempotency key at the same instant: the other one won.
@@ -171,7 +193,9 @@ def _campaign_insert(
     followups,
     created_by,
     idempotency_key,
+    override_cooldown,
 ) -> Campaign:
+    user = created_by if getattr(created_by, "is_authenticated", False) else None
     return Campaign.objects.create(
         name=name,
         channel=channel,
@@ -183,8 +207,10 @@ def _campaign_insert(
         send_rate_per_minute=send_rate_per_minute,
         daily_cap=daily_cap,
         followups=followups or [],
-        created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+        created_by=user,
         idempotency_key=idempotency_key or None,
+        cooldown_overridden_at=timezone.now() if override_cooldown else None,
+        cooldown_overridden_by=user if override_cooldown else None,
     )
 
 
@@ -193,6 +219,11 @@ def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> 
     hand the due ones to django-q2 in chunks. A campaign scheduled for later becomes
     `scheduled`; the dispatcher starts it when its time comes.
 
+    The contact policy holds: starts are serialised (campaigns.policy), so a lead another
+    start just took is excluded here. A pitch linking `{{ preview_url }}` to a lead with no
+    preview site waits for it (`waiting_for`); the workers generate those sites first and
+    hand each message to the sender as soon as its site is ready.
+
     Safe to retry: only a draft campaign is started; a started one is returned as it is."""
     now = now or timezone.now()
     pk = campaign.pk if isinstance(campaign, Campaign) else int(campaign)
@@ -200,13 +231,16 @@ def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> 
         row = Campaign.objects.select_for_update().get(pk=pk)
         if row.status != CS.DRAFT:
             return row
+        policy.starts_serialised()
         start_at = max(row.scheduled_at or now, now)
         inserted = messages_insert(campaign=row, start_at=start_at, now=now)
         status = CS.SCHEDULED if start_at > now + timedelta(seconds=30) else CS.SENDING
+        waiting = Message.objects.filter(campaign_id=pk, waiting_for=WaitingFor.SITE).count()
+        reason = f"{inserted} recipients"
+        if waiting:
+            reason += f"; {waiting} preview site{'s' if waiting != 1 else ''} to generate first"
         Campaign.objects.filter(pk=pk).update(
-            status=status,
-            started_at=now if status == CS.SENDING else None,
-            status_reason=f"{inserted} recipients",
+            status=status, started_at=now if status == CS.SENDING else None, status_reason=reason
         )
         transaction.on_commit(lambda: _after_start(pk))
     row.refresh_from_db()
@@ -217,6 +251,7 @@ def _after_start(pk: int) -> None:
     from campaigns import tasks
 
     tasks.ensure_dispatch_schedule()
+    tasks.campaign_sites_dispatch(campaign_id=pk)
     tasks.campaign_dispatch(campaign_id=pk)
 
 
@@ -238,8 +273,11 @@ def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, st
     """One INSERT … SELECT of the campaign's eligible audience; returns the rows inserted.
 
     Called only for a draft campaign (campaign_start holds its row lock), so it has no
-    messages yet; the unique (campaign, business, step) constraint backs that up."""
+    messages yet; the unique (campaign, business, step) constraint backs that up. When the
+    campaign links `{{ preview_url }}`, a lead without a site gets its message waiting for
+    one (`waiting_for` = site)."""
     eligible = audience_mod.audience_eligible(campaign=campaign, now=now, check_existing=False)
+    wait = WaitingFor.SITE if "preview_url" in audience_mod.campaign_fields(campaign) else ""
     to_field = "email" if campaign.channel == Channel.EMAIL else "to_sms"
     base = eligible.annotate(
         to_sms=audience_mod.sms_address_expression(),
@@ -259,10 +297,11 @@ def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, st
         INSERT INTO campaigns_message (
             campaign_id, step, direction, business_id, site_id, channel, to_address,
             from_address, subject, body, status, token, send_after, opened_count,
-            clicked_count, error, created_at
+            clicked_count, error, created_at, waiting_for
         )
         SELECT %s, %s, 'outbound', b_id, b_site, %s, b_to, '', '', '', 'queued',
-               {_sql_token(vendor)}, {_sql_send_after(vendor)}, 0, 0, '', %s
+               {_sql_token(vendor)}, {_sql_send_after(vendor)}, 0, 0, '', %s,
+               CASE WHEN b_site IS NULL THEN %s ELSE '' END
         FROM (
             SELECT src.*, row_number() OVER (ORDER BY src.b_id) AS rn
             FROM ({base_sql}) AS src (b_id, b_to, b_site)
@@ -275,19 +314,20 @@ def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, st
             INSERT INTO campaigns_message (
                 campaign_id, step, direction, business_id, site_id, channel, to_address,
                 from_address, subject, body, status, token, send_after, opened_count,
-                clicked_count, error, created_at
+                clicked_count, error, created_at, waiting_for
             )
             SELECT %s, %s, 'outbound', b_id, b_site, %s, b_to, '', '', '', 'queued',
-                   {_sql_token(vendor)}, {_sql_send_after(vendor)}, 0, 0, '', %s
+                   {_sql_token(vendor)}, {_sql_send_after(vendor)}, 0, 0, '', %s,
+                   CASE WHEN b_site IS NULL THEN %s ELSE '' END
             FROM (SELECT src.*, row_number() OVER (ORDER BY b_id) AS rn FROM src) AS numbered
         """
         params = (
             *base_params, campaign.pk, step, campaign.channel, start_value, cap, cap, rate,
-            now_value,
+            now_value, wait,
         )  # fmt: skip
     else:
         params = (
-            campaign.pk, step, campaign.channel, start_value, cap, cap, rate, now_value,
+            campaign.pk, step, campaign.channel, start_value, cap, cap, rate, now_value, wait,
             *base_params,
         )  # fmt: skip
     with connection.cursor() as cursor:
@@ -296,7 +336,10 @@ def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, st
             # costs more (≈1.4 s) than it saves on this plan.
             cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
-        return cursor.rowcount
+        if cursor.rowcount >= 0:
+            return cursor.rowcount
+    # SQLite reports no row count for an INSERT behind a WITH clause.
+    return Message.objects.filter(campaign_id=campaign.pk, step=step).count()
 
 
 # --- pause / resume / cancel ------------------------------------------------------------------
@@ -329,10 +372,7 @@ def campaign_resume(*, campaign: Campaign | int, now: datetime | None = None) ->
             return False
         _restagger(row, now)
         Campaign.objects.filter(pk=pk).update(
-            status=CS.SENDING,
-            status_reason="Resumed",
-            started_at=row.started_at or now,
-            dispatched_until=None,
+            status=CS.SENDING, status_reason="Resumed", started_at=row.started_at or now
         )
         transaction.on_commit(lambda: _after_start(pk))
     return True
@@ -348,7 +388,7 @@ def _restagger(campaign: Campaign, now: datetime) -> None:
     rate = max(1, campaign.send_rate_per_minute)
     cap = max(1, campaign.daily_cap)
     sql = f"""
-        UPDATE campaigns_message SET send_after = {_sql_send_after(vendor)}
+        UPDATE campaigns_message SET send_after = {_sql_send_after(vendor)}, dispatched_at = NULL
         FROM (
             SELECT id AS numbered_id, row_number() OVER (ORDER BY send_after, id) AS rn
             FROM campaigns_message WHERE campaign_id = %s AND status = 'queued'
@@ -381,16 +421,124 @@ def campaign_activate_due(*, now: datetime | None = None) -> int:
 
 
 def campaign_complete_if_done(*, campaign: Campaign | int, now: datetime | None = None) -> bool:
-    """sending → completed once nothing is queued and no follow-up step can still come."""
+    """sending → completed once nothing is queued or being sent and no follow-up step can
+    still come. The reason says how it ended (messages of unknown outcome included)."""
     now = now or timezone.now()
     row = Campaign.objects.filter(pk=_pk(campaign)).first()
     if row is None or row.status != CS.SENDING:
         return False
-    if Message.objects.filter(campaign=row, status=MS.QUEUED).exists():
+    if Message.objects.filter(campaign=row, status__in=[MS.QUEUED, MS.SENDING]).exists():
         return False
     if row.followups and _followups_pending(row, now):
         return False
-    return _transition(row.pk, [CS.SENDING], CS.COMPLETED, "All messages handled", completed_at=now)
+    return _transition(
+        row.pk, [CS.SENDING], CS.COMPLETED, _completion_reason(row.pk), completed_at=now
+    )
+
+
+def _completion_reason(pk: int) -> str:
+    counts = dict(
+        Message.objects.filter(campaign_id=pk)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    sent = sum(counts.get(s, 0) for s in (MS.SENT, MS.DELIVERED, MS.BOUNCED))
+    parts = [f"{sent} sent"]
+    for status in (MS.FAILED, MS.CANCELLED, MS.UNKNOWN):
+        if counts.get(status):
+            parts.append(f"{counts[status]} {MS(status).label.lower()}")
+    reason = "All messages handled: " + ", ".join(parts) + "."
+    if counts.get(MS.UNKNOWN):
+        reason += " Check those of unknown outcome with the provider before resending them."
+    return reason
+
+
+def campaign_flag_if_stalled(*, campaign: Campaign | int, now: datetime | None = None) -> str:
+    """A sending campaign with work due that nothing has moved for STALLED_AFTER gets a
+    reason saying so (the watchdog hands the work out again). Returns the reason, or ""."""
+    now = now or timezone.now()
+    pk = _pk(campaign)
+    stalled_for = stalled_after()
+    since = now - stalled_for
+    mine = Message.objects.filter(campaign_id=pk)
+    if mine.filter(
+        Q(sending_started_at__gte=since) | Q(sent_at__gte=since) | Q(failed_at__gte=since)
+    ).exists():
+        return ""
+    due = mine.filter(status=MS.QUEUED, send_after__lte=since)
+    waiting = due.filter(waiting_for=WaitingFor.SITE).count()
+    ready = due.exclude(waiting_for=WaitingFor.SITE).count()
+    if not (waiting or ready):
+        return ""
+    minutes = int(stalled_for.total_seconds() // 60) or 1
+    what = []
+    if ready:
+        what.append(f"{ready} message{'s' if ready != 1 else ''} due and not sent")
+    if waiting:
+        what.append(f"{waiting} waiting for their preview site")
+    reason = (
+        f"Stalled: {' and '.join(what)}, nothing moved for over {minutes} minutes. "
+        "Handed to the workers again; if this stays, check that a qcluster worker runs."
+    )
+    if (
+        Campaign.objects.filter(pk=pk, status=CS.SENDING)
+        .exclude(status_reason=reason)
+        .update(status_reason=reason[:300])
+    ):
+        logger.warning("campaign %s: %s", pk, reason)
+    return reason
+
+
+def stalled_after() -> timedelta:
+    """How long due work may sit still before the watchdog calls a campaign stalled."""
+    return 2 * timedelta(seconds=settings.MESSAGE_SENDING_TIMEOUT)
+
+
+def campaign_resend_unknown(*, campaign: Campaign | int, actor=None) -> int:
+    """Staff resend the campaign's messages of unknown outcome ("resend these N"): they are
+    queued again, due now (a lead may get the message twice if the provider had it: staff
+    decide). Recorded on each lead's timeline with the actor. Returns how many."""
+    pk = _pk(campaign)
+    now = timezone.now()
+    who = actor.get_username() if getattr(actor, "is_authenticated", False) else "staff"
+    with transaction.atomic():
+        row = Campaign.objects.select_for_update().get(pk=pk)
+        if row.status == CS.CANCELLED:
+            raise CampaignError("A cancelled campaign sends nothing more.")
+        ids = messages_requeue_unknown(
+            campaign_id=pk, at=now, note=f"Resend asked by {who} after an unknown outcome"
+        )
+        if not ids:
+            return 0
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        LeadEvent.objects.bulk_create(
+            [
+                LeadEvent(
+                    business_id=business_id,
+                    kind=LeadEventKind.NOTE,
+                    source=EventSource.MANUAL,
+                    actor=user,
+                    at=now,
+                    summary=f"Campaign “{row.name}”: message of unknown outcome queued again "
+                    f"by {who}",
+                    message_id=message_id,
+                    data={"resend": True, "campaign": pk},
+                )
+                for message_id, business_id in Message.objects.filter(pk__in=ids).values_list(
+                    "pk", "business_id"
+                )
+            ]
+        )
+        reason = f"Resending {len(ids)} message{'s' if len(ids) != 1 else ''} of unknown outcome"
+        reason += f" (asked by {who})"
+        if row.status == CS.COMPLETED:
+            _transition(pk, [CS.COMPLETED], CS.SENDING, reason, completed_at=None)
+        else:
+            Campaign.objects.filter(pk=pk).update(status_reason=reason)
+        transaction.on_commit(lambda: _after_start(pk))
+    return len(ids)
 
 
 # --- follow-up steps ------------------------------------------------------------------------
@@ -455,8 +603,7 @@ def campaign_followups_create(*, campaign: Campaign | int, now: datetime | None 
     if row.status != CS.SENDING or not row.followups:
         return 0
     created = 0
-    # Paced like the first step; the dispatcher hands out the ones already inside its
-    # window (campaigns.tasks.campaign_dispatch(..., also=...)).
+    # Paced like the first step; the dispatcher hands each out when it falls due.
     base = now
     rate = max(1, row.send_rate_per_minute)
     cap = max(1, row.daily_cap)
@@ -480,20 +627,6 @@ def campaign_followups_create(*, campaign: Campaign | int, now: datetime | None 
         ]
         created += len(Message.objects.bulk_create(rows, ignore_conflicts=True))
     return created
-
-
-def followups_inside_window(*, campaign: Campaign | int, since: datetime | None) -> list[int]:
-    """Queued follow-up messages due before the dispatcher's window end `since` (the window
-    filter would otherwise skip them: they were created after it moved)."""
-    if since is None:
-        return []
-    return list(
-        Message.objects.filter(
-            campaign_id=_pk(campaign), step__gt=1, status=MS.QUEUED, send_after__lte=since
-        )
-        .order_by("send_after", "pk")
-        .values_list("pk", flat=True)
-    )
 
 
 # --- deliverability guard -------------------------------------------------------------------
@@ -599,7 +732,9 @@ __all__ = [
     "campaign_create",
     "campaign_followups_create",
     "campaign_guard",
+    "campaign_flag_if_stalled",
     "campaign_pause",
+    "campaign_resend_unknown",
     "campaign_resume",
     "campaign_send_test",
     "campaign_start",

@@ -64,7 +64,7 @@ def test_preview_counts_recipients_and_exclusions(client, viewer_user, leads):
     body = response.json()
     assert body["recipients"] == 2 and body["matched"] == 3
     assert body["excluded"] == [
-        {"reason": "email_opted_out", "label": "Opted out of email", "count": 1}
+        {"reason": "email_opted_out", "label": "Opted out of email", "count": 1, "campaign": None}
     ]
     assert {lead["name"] for lead in body["sample"]} == {"Austin Plumber 0", "Austin Plumber 1"}
     assert "Austin Plumber" in body["rendered"]["subject"]
