@@ -133,13 +133,7 @@ def _enqueue_chunks(campaign_id: int, ids: list[int]) -> int:
 def _hand_back(campaign_id: int, ids: list[int]) -> None:
     """Give the rest of a chunk to a fresh task (its lease starts again now)."""
     lifecycle.messages_hand_out(ids=ids, at=timezone.now())
-    async_task(
-        "campaigns.tasks.campaign_send_chunk",
-        campaign_id,
-        ids,
-        task_name=f"campaign-{campaign_id}-chunk-{ids[0]}",
-        group=f"campaign-{campaign_id}",
-    )
+    _enqueue_chunks(campaign_id, ids)
 
 
 def campaign_send_chunk(campaign_id: int, message_ids: list[int]) -> dict[str, int]:

@@ -2,17 +2,13 @@
 (PostgreSQL), a worker that died mid-send, and real `qcluster` workers on the ORM broker
 and on Redis."""
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from campaigns import services, tasks
@@ -20,8 +16,7 @@ from campaigns.lifecycle import message_claim_for_sending
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.results import campaign_results
 from crm.services import business_create
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.qcluster import qcluster_spawn, qcluster_stop
 
 
 def make_leads(n):
@@ -94,25 +89,8 @@ def test_a_message_left_in_sending_is_never_resent_and_is_shown():
 
 
 def _spawn_qcluster(tmp_path, extra_env):
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "Q_SYNC": "0",
-        "Q_WORKERS": "2",
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
-        "SMS_BACKEND": "campaigns.sms.LocmemBackend",
-        "PUBLIC_BASE_URL": "https://crm.example.com",
-        **extra_env,
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    log = open(tmp_path / "qcluster.log", "wb")  # noqa: SIM115 - closed by the caller
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    return proc, log
+    log = tmp_path / "qcluster.log"
+    return qcluster_spawn(log, **extra_env), log
 
 
 def _run_with_worker(tmp_path, extra_env, n=12):
@@ -147,13 +125,7 @@ def _run_with_worker(tmp_path, extra_env, n=12):
             ]
         assert sorted(recipients) == sorted(f"w{i}@lead{i}.com" for i in range(n))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+        qcluster_stop(proc)
 
 
 @pytest.mark.postgres
@@ -272,10 +244,4 @@ def test_real_qcluster_generates_missing_sites_and_sends_the_first_pitch_within_
             assert m.site_id is not None
             assert f"https://crm.example.com/c/{m.token}/" in bodies
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+        qcluster_stop(proc)

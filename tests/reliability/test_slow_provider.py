@@ -8,59 +8,23 @@ SMTP server), no task times out, and the campaign completes."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from campaigns import services
 from campaigns.models import CampaignStatus, Message
 from crm.services import business_create
+from tests.qcluster import qcluster_kill, qcluster_spawn
 from tests.smtp import LoopbackSMTP
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 LEADS = 60
 PER_MESSAGE = 1.0  # seconds the SMTP server takes for each message
 Q_TIMEOUT, Q_RETRY = 40, 45
 DEADLINE = 110  # seconds: ~60 s of SMTP time, worker start-up and hand-offs
-
-
-def _spawn(tmp_path: Path, server: LoopbackSMTP) -> tuple[subprocess.Popen, Path]:
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": "",
-        "Q_SYNC": "0",
-        "Q_WORKERS": "2",
-        "Q_TIMEOUT": str(Q_TIMEOUT),
-        "Q_RETRY": str(Q_RETRY),
-        "LOG_LEVEL": "INFO",
-        "SMS_BACKEND": "campaigns.sms.LocmemBackend",
-        "PUBLIC_BASE_URL": "https://crm.example.com",
-        **server.env(),
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    log_path = tmp_path / "qcluster.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return proc, log_path
 
 
 def test_a_provider_slower_than_the_task_timeout_loses_nothing_and_sends_nothing_twice(
@@ -82,7 +46,10 @@ def test_a_provider_slower_than_the_task_timeout_loses_nothing_and_sends_nothing
         send_rate_per_minute=1000,
     )
     server = LoopbackSMTP(delay=PER_MESSAGE)
-    proc, log = _spawn(tmp_path, server)
+    log = tmp_path / "qcluster.log"
+    proc = qcluster_spawn(
+        log, Q_TIMEOUT=str(Q_TIMEOUT), Q_RETRY=str(Q_RETRY), LOG_LEVEL="INFO", **server.env()
+    )
     started = time.monotonic()
     try:
         services.campaign_start(campaign=campaign)
@@ -94,9 +61,7 @@ def test_a_provider_slower_than_the_task_timeout_loses_nothing_and_sends_nothing
             time.sleep(0.5)
         took = time.monotonic() - started
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        qcluster_kill(proc)
         server.close()
     statuses = Counter(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
     assert campaign.status == CampaignStatus.COMPLETED, (statuses, log.read_text()[-3000:])

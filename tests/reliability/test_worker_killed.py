@@ -20,17 +20,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from campaigns import services
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.results import campaign_results
 from crm.services import business_create
+from tests.qcluster import qcluster_kill, qcluster_spawn
 from tests.smtp import LoopbackSMTP
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 LEADS = 16
 RATE_PER_MINUTE = 300  # one message every 0.2 s: the kill lands mid-campaign
 Q_TIMEOUT, Q_RETRY = 10, 12
@@ -39,43 +38,17 @@ _extra_env: dict[str, str] = {}  # per-test overrides of the worker's environmen
 
 
 def _spawn(tmp_path: Path, run: int) -> tuple[subprocess.Popen, Path]:
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": "",
-        "Q_SYNC": "0",
-        "Q_WORKERS": "2",
-        "Q_TIMEOUT": str(Q_TIMEOUT),
-        "Q_RETRY": str(Q_RETRY),
-        "MESSAGE_SENDING_TIMEOUT": str(SENDING_TIMEOUT),
-        "CAMPAIGN_CHUNK_SIZE": "4",
-        "LOG_LEVEL": "INFO",
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
-        "SMS_BACKEND": "campaigns.sms.LocmemBackend",
-        "PUBLIC_BASE_URL": "https://crm.example.com",
-        **_extra_env,
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
     log_path = tmp_path / f"qcluster-{run}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so killpg hits only it
-        )
+    proc = qcluster_spawn(
+        log_path,
+        Q_TIMEOUT=str(Q_TIMEOUT),
+        Q_RETRY=str(Q_RETRY),
+        MESSAGE_SENDING_TIMEOUT=str(SENDING_TIMEOUT),
+        CAMPAIGN_CHUNK_SIZE="4",
+        LOG_LEVEL="INFO",
+        **_extra_env,
+    )
     return proc, log_path
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
 
 
 def _deliveries(tmp_path: Path) -> Counter:
@@ -153,7 +126,7 @@ def test_kill_9_of_the_whole_qcluster_group_mid_campaign(tmp_path, monkeypatch):
     try:
         _wait(lambda: _sent(campaign) >= 3, 30, "the first sends", log)
     finally:
-        _stop(proc)
+        qcluster_kill(proc)
     killed_at = _sent(campaign)
     print(f"qcluster group killed after {killed_at} sends")
     assert killed_at < LEADS, "the kill came too late to prove anything"
@@ -162,7 +135,7 @@ def test_kill_9_of_the_whole_qcluster_group_mid_campaign(tmp_path, monkeypatch):
         _assert_completed_without_doubles(campaign, tmp_path, log)
         assert _sent(campaign) > killed_at  # the restart really sent the rest
     finally:
-        _stop(proc)
+        qcluster_kill(proc)
 
 
 def _worker_pids(log: Path) -> list[int]:
@@ -198,7 +171,7 @@ def test_kill_9_of_one_worker_process_mid_campaign(tmp_path, monkeypatch):
         assert proc.poll() is None  # the cluster itself survived
         _assert_completed_without_doubles(campaign, tmp_path, log)
     finally:
-        _stop(proc)
+        qcluster_kill(proc)
 
 
 def test_kill_9_of_the_group_while_a_worker_is_inside_the_smtp_call(tmp_path, monkeypatch):
@@ -216,7 +189,7 @@ def test_kill_9_of_the_group_while_a_worker_is_inside_the_smtp_call(tmp_path, mo
             _wait(lambda: server.stalled_rcpt is not None, 30, "the stalled send", log)
             time.sleep(0.3)
         finally:
-            _stop(proc)
+            qcluster_kill(proc)
         stalled = Message.objects.get(campaign=campaign, to_address=server.stalled_rcpt)
         assert stalled.status == MessageStatus.SENDING  # claimed, inside the provider call
         server.stall_at = None  # the restarted cluster meets a healthy server
@@ -231,7 +204,7 @@ def test_kill_9_of_the_group_while_a_worker_is_inside_the_smtp_call(tmp_path, mo
                 done, Q_RETRY + SENDING_TIMEOUT + 40, "the campaign to complete after restart", log
             )
         finally:
-            _stop(proc)
+            qcluster_kill(proc)
         stalled.refresh_from_db()
         assert stalled.status == MessageStatus.UNKNOWN  # never re-sent
         assert server.accepted[server.stalled_rcpt] == 0
