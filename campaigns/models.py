@@ -121,8 +121,13 @@ class Message(models.Model):
     token = models.CharField(max_length=32, null=True, blank=True, unique=True)
     send_after = models.DateTimeField(null=True, blank=True)
     # A queued message that may not go yet: its pitch links a preview site being generated.
+    # (A database default too: raw INSERTs of messages (bench anchors, bulk loads) need none.)
     waiting_for = models.CharField(
-        max_length=10, choices=WaitingFor.choices, blank=True, default=WaitingFor.NOTHING
+        max_length=10,
+        choices=WaitingFor.choices,
+        blank=True,
+        default=WaitingFor.NOTHING,
+        db_default=WaitingFor.NOTHING,
     )
     # When a worker was last handed this queued message (to send it, or to generate its
     # site). A hand-out older than MESSAGE_SENDING_TIMEOUT has lapsed (its task died or

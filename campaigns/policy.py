@@ -65,10 +65,11 @@ def _holders(
 ) -> QuerySet[Message]:
     qs = Message.objects.filter(
         holding(now=now, include_queued=include_queued),
-        business_id=business,
         campaign__isnull=False,
         direction=Direction.OUTBOUND,
     )
+    if business is not None:
+        qs = qs.filter(business_id=business)
     if exclude_campaign_id:
         qs = qs.exclude(campaign_id=exclude_campaign_id)
     return qs.order_by("-created_at", "-pk")
@@ -83,6 +84,16 @@ def holder_subquery(*, campaign: Campaign | None, now: datetime) -> Subquery:
             now=now,
             include_queued=True,
         ).values("campaign_id")[:1]
+    )
+
+
+def held_leads(*, campaign: Campaign, now: datetime) -> QuerySet[Message]:
+    """The ids of every lead another campaign holds (`business_id` values): the start's
+    INSERT … SELECT anti-joins this set, read once before it writes (campaigns.services)."""
+    return (
+        _holders(business=None, exclude_campaign_id=campaign.pk, now=now, include_queued=True)
+        .order_by()
+        .values("business_id")
     )
 
 

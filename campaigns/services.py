@@ -276,7 +276,7 @@ def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, st
     messages yet; the unique (campaign, business, step) constraint backs that up. When the
     campaign links `{{ preview_url }}`, a lead without a site gets its message waiting for
     one (`waiting_for` = site)."""
-    eligible = audience_mod.audience_eligible(campaign=campaign, now=now, check_existing=False)
+    eligible = audience_mod.audience_eligible(campaign=campaign, now=now, for_insert=True)
     wait = WaitingFor.SITE if "preview_url" in audience_mod.campaign_fields(campaign) else ""
     to_field = "email" if campaign.channel == Channel.EMAIL else "to_sms"
     base = eligible.annotate(
@@ -293,43 +293,46 @@ def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, st
         start_value, now_value = start_at, now
     rate = max(1, campaign.send_rate_per_minute)
     cap = max(1, campaign.daily_cap)
-    sql = f"""
-        INSERT INTO campaigns_message (
-            campaign_id, step, direction, business_id, site_id, channel, to_address,
-            from_address, subject, body, status, token, send_after, opened_count,
-            clicked_count, error, created_at, waiting_for
-        )
-        SELECT %s, %s, 'outbound', b_id, b_site, %s, b_to, '', '', '', 'queued',
-               {_sql_token(vendor)}, {_sql_send_after(vendor)}, 0, 0, '', %s,
-               CASE WHEN b_site IS NULL THEN %s ELSE '' END
-        FROM (
-            SELECT src.*, row_number() OVER (ORDER BY src.b_id) AS rn
-            FROM ({base_sql}) AS src (b_id, b_to, b_site)
-        ) AS numbered
+    # The contact policy's "held by another campaign", as an anti-join against the held
+    # leads read once (a MATERIALIZED CTE) before the statement writes: see
+    # audience.audience_eligible(for_insert=True) for why not per lead.
+    held_sql, held_params, not_held = "SELECT NULL AS business_id WHERE 1 = 0", (), ""
+    if not policy.overridden(campaign):
+        held_sql, held_params = policy.held_leads(
+            campaign=campaign, now=now
+        ).query.sql_with_params()
+        not_held = "WHERE NOT EXISTS (SELECT 1 FROM held WHERE held.business_id = src.b_id)"
+    columns = """
+        campaign_id, step, direction, business_id, site_id, channel, to_address, from_address,
+        subject, body, status, token, send_after, opened_count, clicked_count, error,
+        created_at, waiting_for
     """
+    values = f"""
+        %s, %s, 'outbound', b_id, b_site, %s, b_to, '', '', '', 'queued', {_sql_token(vendor)},
+        {_sql_send_after(vendor)}, 0, 0, '', %s, CASE WHEN b_site IS NULL THEN %s ELSE '' END
+    """
+    own = (campaign.pk, step, campaign.channel, start_value, cap, cap, rate, now_value, wait)
     if vendor == "sqlite":
         # SQLite has no column list on a derived-table alias: name the columns in a CTE.
         sql = f"""
-            WITH src (b_id, b_to, b_site) AS ({base_sql})
-            INSERT INTO campaigns_message (
-                campaign_id, step, direction, business_id, site_id, channel, to_address,
-                from_address, subject, body, status, token, send_after, opened_count,
-                clicked_count, error, created_at, waiting_for
-            )
-            SELECT %s, %s, 'outbound', b_id, b_site, %s, b_to, '', '', '', 'queued',
-                   {_sql_token(vendor)}, {_sql_send_after(vendor)}, 0, 0, '', %s,
-                   CASE WHEN b_site IS NULL THEN %s ELSE '' END
-            FROM (SELECT src.*, row_number() OVER (ORDER BY b_id) AS rn FROM src) AS numbered
+            WITH src (b_id, b_to, b_site) AS ({base_sql}), held AS ({held_sql})
+            INSERT INTO campaigns_message ({columns})
+            SELECT {values}
+            FROM (SELECT src.*, row_number() OVER (ORDER BY b_id) AS rn FROM src {not_held})
+                AS numbered
         """
-        params = (
-            *base_params, campaign.pk, step, campaign.channel, start_value, cap, cap, rate,
-            now_value, wait,
-        )  # fmt: skip
+        params = (*base_params, *held_params, *own)
     else:
-        params = (
-            campaign.pk, step, campaign.channel, start_value, cap, cap, rate, now_value, wait,
-            *base_params,
-        )  # fmt: skip
+        sql = f"""
+            WITH held AS MATERIALIZED ({held_sql})
+            INSERT INTO campaigns_message ({columns})
+            SELECT {values}
+            FROM (
+                SELECT src.*, row_number() OVER (ORDER BY src.b_id) AS rn
+                FROM ({base_sql}) AS src (b_id, b_to, b_site) {not_held}
+            ) AS numbered
+        """
+        params = (*held_params, *own, *base_params)
     with connection.cursor() as cursor:
         if vendor == "postgresql" and connection.in_atomic_block:
             # The per-row site subquery inflates the estimate past JIT's threshold; compiling
@@ -687,7 +690,7 @@ def campaign_send_test(*, campaign: Campaign, user) -> str:
     for SMS, the user's `phone` if the user model has one. Returns where it went."""
     from campaigns.sending import Rendered, render_message  # noqa: F401
 
-    sample = audience_mod.audience_eligible(campaign=campaign, check_existing=False).first()
+    sample = audience_mod.audience_eligible(campaign=campaign, for_insert=True).first()
     probe = Message(
         campaign=campaign,
         business=sample or Business(name="Sample Business", city="Austin", category="Plumber"),

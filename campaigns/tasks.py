@@ -50,6 +50,11 @@ CHUNK_BUDGET_SHARE = 0.5
 # Preview sites generated per task before their pitches are handed to the sender (a site
 # costs ~50 ms: a small campaign's first pitches leave within seconds of its start).
 SITES_PER_TASK = 5
+# Sites are generated for the pitches due within this horizon, at most SITES_AT_ONCE per
+# hand-out (the dispatcher tops up every minute): a 100,000-recipient campaign does not
+# queue 20,000 generation tasks at its start, nor build sites for pitches due next week.
+SITES_AHEAD = timedelta(minutes=10)
+SITES_AT_ONCE = 250
 
 
 def lease() -> timedelta:
@@ -197,15 +202,17 @@ def campaign_send_chunk(campaign_id: int, message_ids: list[int]) -> dict[str, i
 
 def campaign_sites_dispatch(*, campaign_id: int, now: datetime | None = None) -> int:
     """Hand this campaign's messages waiting for a preview site to the site generator
-    (those not in a worker's hands already), soonest due first. Returns the tasks."""
+    (those due within SITES_AHEAD and not in a worker's hands already, soonest due first,
+    at most SITES_AT_ONCE). Returns the tasks enqueued."""
     now = now or timezone.now()
     waiting = Message.objects.filter(
         Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - lease()),
+        Q(send_after__lte=now + SITES_AHEAD) | Q(send_after__isnull=True),
         campaign_id=campaign_id,
         status=MS.QUEUED,
         waiting_for=WaitingFor.SITE,
     )
-    ids = list(waiting.order_by("send_after", "pk").values_list("pk", flat=True))
+    ids = list(waiting.order_by("send_after", "pk").values_list("pk", flat=True)[:SITES_AT_ONCE])
     for start in range(0, len(ids), SITES_PER_TASK):
         sites_generate_enqueue(campaign_id=campaign_id, message_ids=ids[start:][:SITES_PER_TASK])
     return -(-len(ids) // SITES_PER_TASK)
@@ -224,9 +231,11 @@ def sites_generate_enqueue(*, campaign_id: int | None, message_ids: list[int]) -
 
 def campaign_sites_generate(campaign_id: int | None, message_ids: list[int]) -> dict[str, int]:
     """Generate the preview site of each waiting message's lead (sites.builder), then hand
-    the messages whose site is ready to the sender at once. A lead whose site cannot be
-    generated has its waiting pitches skipped with the reason."""
+    the messages whose site is ready to the sender (one chunk for the task's few sites, a
+    fraction of a second after the first). A lead whose site cannot be generated has its
+    waiting pitches skipped with the reason."""
     outcomes = {"generated": 0, "existing": 0, "failed": 0, "handed_out": 0}
+    due: list[int] = []
     waiting = (
         Message.objects.filter(pk__in=message_ids, status=MS.QUEUED, waiting_for=WaitingFor.SITE)
         .select_related("business")
@@ -247,13 +256,16 @@ def campaign_sites_generate(campaign_id: int | None, message_ids: list[int]) -> 
                     reason=f"Skipped: its preview site could not be generated ({exc})",
                 )
                 continue
-        outcomes["handed_out"] += _site_ready(campaign_id, message.business_id, site.pk)
+        due += _site_ready(campaign_id, message.business_id, site.pk)
+    if campaign_id is not None and due:
+        _enqueue_chunks(campaign_id, due)  # one chunk for this task's few sites
+    outcomes["handed_out"] = len(due)
     return outcomes
 
 
-def _site_ready(campaign_id: int | None, business_id: int, site_id: int) -> int:
-    """The lead's waiting messages link its site now; those of a sending campaign due soon
-    go to the sender right away (one transaction, so the dispatcher never also takes them)."""
+def _site_ready(campaign_id: int | None, business_id: int, site_id: int) -> list[int]:
+    """The lead's waiting messages link its site now; returns those of a sending campaign
+    due soon, handed out (one transaction, so the dispatcher never also takes them)."""
     now = timezone.now()
     with transaction.atomic():
         ready = lifecycle.messages_site_ready(business_id=business_id, site_id=site_id)
@@ -266,9 +278,7 @@ def _site_ready(campaign_id: int | None, business_id: int, site_id: int) -> int:
             ).values_list("pk", flat=True)
         )
         lifecycle.messages_hand_out(ids=due, at=now)
-    if campaign_id is not None and due:
-        _enqueue_chunks(campaign_id, due)
-    return len(due)
+    return due
 
 
 # --- the watchdog -----------------------------------------------------------------------------

@@ -197,3 +197,20 @@ def test_the_api_preview_reports_sites_to_generate(client, sales_user):
     assert response.json()["sites_to_generate"] == 1
     assert "/c/preview/" in response.json()["rendered"]["body"]  # the link, never a hole
     assert not Campaign.objects.exists()
+
+
+def test_sites_are_generated_for_the_pitches_due_soon_not_all_at_the_start():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    for i in range(15):
+        lead(i)
+    soon = timezone.now() + timedelta(seconds=90)
+    started = services.campaign_start(campaign=campaign(send_rate_per_minute=1, scheduled_at=soon))
+    assert started.status == "scheduled"
+    # One pitch a minute from 90 s on: nine fall due within the next ten minutes.
+    assert tasks.campaign_sites_dispatch(campaign_id=started.pk) == 2  # five sites a task
+    assert Site.objects.count() == 9
+    assert Message.objects.filter(campaign=started, waiting_for="site").count() == 6
+    assert mail.outbox == []  # a scheduled campaign sends nothing yet
