@@ -45,8 +45,8 @@ BENCH_DB = "wm_bench_webhooks"
 HOST = "127.0.0.1"
 AUTH_USER_PASS = "bench:webhook-secret"
 TWILIO_TOKEN = "bench-twilio-token"  # noqa: S105 (a local benchmark secret)
-SAMPLES = Path("/work/shared/provider-samples")
 ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "tests" / "fixtures" / "providers"  # provenance: its README.md
 
 # --- the anchor views (served by gunicorn from this module, see `application`) ----------------
 

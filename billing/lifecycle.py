@@ -36,13 +36,23 @@ def _pk(obj) -> int:
 
 # --- Checkout -----------------------------------------------------------------------------
 
+# status → the statuses a checkout moves to it from.
+CHECKOUT_MOVES: dict[str, tuple[str, ...]] = {
+    CheckoutStatus.PAID: (CheckoutStatus.OPEN, CheckoutStatus.ABANDONED, CheckoutStatus.EXPIRED),
+    CheckoutStatus.ABANDONED: (CheckoutStatus.OPEN,),
+}
+
+
+def checkout_status_after(current: str, to: str) -> str:
+    """The status a checkout at `current` has after a move to `to` (the rule below)."""
+    return to if current in CHECKOUT_MOVES[to] else current
+
 
 def checkout_mark_paid(*, checkout: Checkout | int, at: datetime | None = None) -> bool:
     at = at or timezone.now()
     return bool(
         Checkout.objects.filter(
-            pk=_pk(checkout),
-            status__in=[CheckoutStatus.OPEN, CheckoutStatus.ABANDONED, CheckoutStatus.EXPIRED],
+            pk=_pk(checkout), status__in=CHECKOUT_MOVES[CheckoutStatus.PAID]
         ).update(status=CheckoutStatus.PAID, paid_at=at)
     )
 
@@ -50,9 +60,9 @@ def checkout_mark_paid(*, checkout: Checkout | int, at: datetime | None = None) 
 def checkout_mark_abandoned(*, checkout: Checkout | int, at: datetime | None = None) -> bool:
     at = at or timezone.now()
     return bool(
-        Checkout.objects.filter(pk=_pk(checkout), status=CheckoutStatus.OPEN).update(
-            status=CheckoutStatus.ABANDONED, abandoned_at=at
-        )
+        Checkout.objects.filter(
+            pk=_pk(checkout), status__in=CHECKOUT_MOVES[CheckoutStatus.ABANDONED]
+        ).update(status=CheckoutStatus.ABANDONED, abandoned_at=at)
     )
 
 
@@ -112,6 +122,18 @@ def subscription_mark_cancel_requested(
 
 # --- Payment ------------------------------------------------------------------------------
 
+# status → the statuses a payment moves to it from (a late failure never undoes a success).
+PAYMENT_MOVES: dict[str, set[str]] = {
+    PaymentStatus.PENDING: {PaymentStatus.PENDING},
+    PaymentStatus.FAILED: {PaymentStatus.PENDING, PaymentStatus.FAILED},
+    PaymentStatus.SUCCEEDED: {PaymentStatus.PENDING, PaymentStatus.FAILED},
+}
+
+
+def payment_moves(current: str, to: str, *, created: bool) -> bool:
+    """Whether a payment at `current` (just `created` or not) takes the status `to`."""
+    return current in PAYMENT_MOVES[to] and (created or current != to)
+
 
 def payment_record(
     *,
@@ -134,13 +156,7 @@ def payment_record(
         )
         if not created:
             payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        old = payment.status
-        allowed = {
-            PaymentStatus.PENDING: {PaymentStatus.PENDING},
-            PaymentStatus.FAILED: {PaymentStatus.PENDING, PaymentStatus.FAILED},
-            PaymentStatus.SUCCEEDED: {PaymentStatus.PENDING, PaymentStatus.FAILED},
-        }[status]
-        if old not in allowed or (not created and old == status):
+        if not payment_moves(payment.status, status, created=created):
             return payment, created
         for field, value in defaults.items():
             if value is not None:

@@ -115,6 +115,18 @@ def _open_checkout(site: Site) -> Checkout | None:
     )
 
 
+def checkout_metadata(
+    *, checkout: int, site: int, business: int, message: int | None
+) -> dict[str, str]:
+    """Our ids, carried by the provider's checkout so every payment links back to them."""
+    return {
+        "wm_checkout": str(checkout),
+        "wm_site": str(site),
+        "wm_business": str(business),
+        "wm_message": str(message) if message else "",
+    }
+
+
 def checkout_create(
     *,
     site: Site,
@@ -153,12 +165,12 @@ def checkout_create(
             monthly_price_cents=price.monthly_price_cents,
             currency=price.currency,
         )
-        checkout.metadata = {
-            "wm_checkout": str(checkout.pk),
-            "wm_site": str(site.pk),
-            "wm_business": str(business.pk),
-            "wm_message": str(message.pk) if message else "",
-        }
+        checkout.metadata = checkout_metadata(
+            checkout=checkout.pk,
+            site=site.pk,
+            business=business.pk,
+            message=message.pk if message else None,
+        )
         provider_id, url = get_backend().checkout_create(
             checkout, success_url=success_url, cancel_url=cancel_url
         )

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.backends import PaymentsError, SandboxBackend, get_backend
+from billing.backends import PaymentsError, SandboxBackend, get_backend, webhook_secret
 from billing.models import Checkout, CheckoutStatus, Customer, Payment, Subscription
 from billing.queries import (
     churned_since,
@@ -160,7 +160,7 @@ def sandbox_checkout(request: HttpRequest, checkout_id: str) -> HttpResponse:
 @require_POST
 def recurrente_webhook(request: HttpRequest) -> HttpResponse:
     try:
-        event = webhook_receive(request.body, request.headers)
+        event = webhook_receive(request.body, request.headers, secret=webhook_secret())
     except WebhookRejected as exc:
         logger.warning("Recurrente webhook rejected: %s", exc)
         return HttpResponse(f"rejected: {exc}", status=403, content_type="text/plain")

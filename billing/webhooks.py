@@ -61,20 +61,9 @@ class WebhookRejected(Exception):
     """Missing headers, bad signature, stale timestamp or no secret configured: 403."""
 
 
-def webhook_secret() -> str:
-    if settings.RECURRENTE_WEBHOOK_SECRET:
-        return settings.RECURRENTE_WEBHOOK_SECRET
-    from billing.backends import get_backend, sandbox_webhook_secret
-
-    try:
-        sandbox = get_backend().is_sandbox
-    except Exception:  # a misconfigured backend accepts nothing
-        sandbox = False
-    return sandbox_webhook_secret() if sandbox else ""
-
-
-def webhook_verify(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-    """Verify the Svix signature; return the parsed JSON object."""
+def webhook_verify(body: bytes, headers: Mapping[str, str], *, secret: str) -> dict[str, Any]:
+    """Verify the Svix signature with `secret` (billing.backends.webhook_secret(): the
+    payments backend knows it); return the parsed JSON object."""
     from svix.webhooks import Webhook, WebhookVerificationError
 
     wanted = ("svix-id", "svix-timestamp", "svix-signature")
@@ -82,7 +71,6 @@ def webhook_verify(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
     missing = [h for h in wanted if not lowered.get(h)]
     if missing:
         raise WebhookRejected(f"missing header(s): {', '.join(missing)}")
-    secret = webhook_secret()
     if not secret:
         raise WebhookRejected("RECURRENTE_WEBHOOK_SECRET is not configured")
     try:
@@ -100,9 +88,9 @@ def webhook_verify(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
     return payload
 
 
-def webhook_receive(body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+def webhook_receive(body: bytes, headers: Mapping[str, str], *, secret: str) -> ProviderEvent:
     """Verify, store (deduped on svix-id), apply. Raises WebhookRejected."""
-    payload = webhook_verify(body, headers)
+    payload = webhook_verify(body, headers, secret=secret)
     svix_id = {k.lower(): v for k, v in headers.items()}["svix-id"]
     event, _created = inbox.record_and_process(
         PROVIDER,

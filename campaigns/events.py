@@ -10,6 +10,10 @@ row (replay_webhooks); an exception while storing becomes a 500, so the provider
 Dedupe key of a tracking event: anymail's event_id + the recipient (one SNS notification
 about a bounce to two addresses is two events sharing one event_id). Counters (opened,
 clicked) move only the first time an event is applied, even under `replay --all`.
+
+Twilio's SMS events are applied here too, by the handler registered for provider "twilio";
+its webhook views (campaigns/webhooks.py) only verify and store them. Views import
+handlers, never the reverse.
 """
 
 from __future__ import annotations
@@ -164,9 +168,7 @@ def connect() -> None:
     tracking.connect(store_and_apply_on_tracking, dispatch_uid="campaigns.events.tracking")
     inbound.connect(store_and_apply_on_inbound, dispatch_uid="campaigns.events.inbound")
     inbox.register(PROVIDER, apply_anymail_event)
-    from campaigns import webhooks
-
-    inbox.register(Provider.TWILIO, webhooks.apply_twilio_event)
+    inbox.register(Provider.TWILIO, apply_twilio_event)
 
 
 # --- the handler ----------------------------------------------------------------------------
@@ -363,3 +365,95 @@ def apply_tracking(event: ProviderEventModel) -> None:
         _timeline(event, message, KIND.AUTO_REPLY, "Auto-reply received", at)
     else:
         raise inbox.Ignored(f"nothing to apply for {etype!r}")
+
+
+# Twilio error codes (https://www.twilio.com/docs/api/errors).
+OPTED_OUT = "21610"  # the recipient replied STOP: Twilio refuses to text them
+UNREACHABLE = {"30005", "30006"}  # unknown / non-existent number; landline or unreachable
+SENT_STATES = {"sent"}
+FAILED_STATES = {"failed", "undelivered"}
+IGNORED_STATES = {"queued", "accepted", "scheduled", "sending", "read", "canceled", "receiving"}
+
+
+# --- Twilio's handler (its webhook views are in campaigns/webhooks.py) -----------------------
+
+
+def apply_twilio_event(event: ProviderEventModel) -> None:
+    kind = (event.payload or {}).get("kind")
+    if kind == "status":
+        apply_status(event)
+    elif kind == "inbound":
+        from campaigns import replies
+
+        replies.sms_inbound_apply(event)
+    else:
+        raise inbox.Ignored(f"unknown Twilio payload kind {kind!r}")
+
+
+def apply_status(event: ProviderEventModel) -> None:
+    p = event.payload
+    sid = p.get("MessageSid") or p.get("SmsSid")
+    status = (p.get("MessageStatus") or p.get("SmsStatus") or "").lower()
+    if status in IGNORED_STATES:
+        raise inbox.Ignored(f"status {status!r} changes nothing")
+    if status not in SENT_STATES | FAILED_STATES | {"delivered"}:
+        raise inbox.Ignored(f"unknown Twilio status {status!r}")
+    at = event.occurred_at or event.received_at
+    # First attempt at sent / delivered: finding the message and marking it is one statement.
+    marked = status if status in ("sent", "delivered") and event.attempts <= 1 else None
+    if marked:
+        message = msg.message_track(kind=marked, provider_message_id=sid, at=at)
+    else:
+        message = message_for_event(provider_message_id=sid)
+    if message is None:
+        raise inbox.Unmatched(f"no message with sid {sid!r} (yet)")
+    src = EventSource.PROVIDER
+    links = {"message": message, "provider_event": event}
+
+    def timeline(kind: str, summary: str, **data: Any) -> None:
+        lead_event_add(
+            business=message.business_id,
+            kind=kind,
+            source=src,
+            summary=summary,
+            at=at,
+            data={"provider": "twilio", "status": status, **data},
+            **links,
+        )
+
+    if status == "sent":
+        if not marked:
+            msg.message_mark_provider_sent(message=message, at=at)
+        timeline(LeadEventKind.MESSAGE_SENT, "SMS sent by Twilio")
+        advance(message, ContactStatus.TEXTED, at)
+    elif status == "delivered":
+        if not marked:
+            msg.message_mark_delivered(message=message, at=at)
+        timeline(LeadEventKind.MESSAGE_DELIVERED, f"SMS delivered to {message.to_address}")
+        advance(message, ContactStatus.TEXTED, at)
+    else:
+        code = str(p.get("ErrorCode") or "")
+        reason = f"{status}" + (f" (ErrorCode {code})" if code else "")
+        msg.message_mark_failed(message=message, at=at, reason=reason)
+        timeline(LeadEventKind.MESSAGE_FAILED, f"SMS {reason}", error_code=code)
+        phone = p.get("To") or message.to_address
+        if code == OPTED_OUT:
+            suppression_add(
+                kind=SuppressionKind.PHONE, value=phone, reason="sms_stop", source="twilio"
+            )
+            business_opt_out(
+                business=message.business_id,
+                channel="sms",
+                source=src,
+                reason="Twilio 21610: recipient opted out",
+                at=at,
+                **links,
+            )
+        elif code in UNREACHABLE and suppression_add(
+            kind=SuppressionKind.PHONE, value=phone, reason="unreachable", source="twilio"
+        ):
+            timeline(
+                LeadEventKind.PROVIDER_EVENT,
+                f"Phone {phone} marked unreachable (Twilio {code})",
+                error_code=code,
+            )

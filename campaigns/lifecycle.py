@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from campaigns import sql
 from campaigns.models import Message, MessageStatus, WaitingFor
 from crm.memo import forget
 from crm.models import Business
@@ -50,13 +50,37 @@ def _earliest(pk: int, field: str, at: datetime) -> bool:
 
 # --- send side -------------------------------------------------------------------------------
 
+# The send side's moves, as data: step → (statuses it moves from, the status it moves to).
+# Named apart from TRACK_MARKS (a provider's "sent" is a mark; the worker's is mark_sent).
+SEND_MOVES: dict[str, tuple[tuple[str, ...], str]] = {
+    "claim": ((MS.QUEUED,), MS.SENDING),
+    "mark_sent": ((MS.SENDING,), MS.SENT),
+    "send_failed": ((MS.QUEUED, MS.SENDING), MS.FAILED),
+    "cancel": ((MS.QUEUED,), MS.CANCELLED),
+    # Claimed longer than MESSAGE_SENDING_TIMEOUT ago: its worker died mid-send.
+    "mark_unknown": ((MS.SENDING,), MS.UNKNOWN),
+    # Only when staff ask ("resend these N").
+    "requeue_unknown": ((MS.UNKNOWN,), MS.QUEUED),
+}
+
+
+def message_status_after(step: str, current: str) -> str:
+    """The status a message at `current` has after `step`: a SEND_MOVES step or a
+    TRACK_MARKS mark (the rules the functions below apply in the database)."""
+    if step in SEND_MOVES:
+        moves_from, to = SEND_MOVES[step]
+    else:
+        moves_from, to, _field, _counter = TRACK_MARKS[step]
+    return to if to and current in moves_from else current
+
 
 def message_claim_for_sending(*, message: Message | int) -> bool:
     """queued → sending. Only one caller ever wins; the loser must not send."""
     now = timezone.now()
+    moves_from, to = SEND_MOVES["claim"]
     return bool(
-        Message.objects.filter(pk=_pk(message), status=MS.QUEUED).update(
-            status=MS.SENDING, sending_started_at=now
+        Message.objects.filter(pk=_pk(message), status__in=moves_from).update(
+            status=to, sending_started_at=now
         )
     )
 
@@ -99,9 +123,9 @@ def messages_site_ready(*, business_id: int, site_id: int) -> list[int]:
 
 def messages_site_failed(*, business_id: int, reason: str) -> int:
     """The lead's site could not be generated: its waiting pitches are skipped, with why."""
-    return Message.objects.filter(
-        business_id=business_id, status=MS.QUEUED, waiting_for=WaitingFor.SITE
-    ).update(status=MS.CANCELLED, waiting_for=WaitingFor.NOTHING, error=reason[:5000])
+    return messages_cancel_queued(
+        reason=reason, business_id=business_id, waiting_for=WaitingFor.SITE
+    )
 
 
 def messages_mark_unknown(
@@ -110,19 +134,20 @@ def messages_mark_unknown(
     """sending → unknown for messages claimed before `claimed_before` (of one campaign, or
     all): no task lives that long, so their worker died mid-send. Returns how many per
     campaign id."""
-    stuck = Message.objects.filter(status=MS.SENDING, sending_started_at__lt=claimed_before)
+    moves_from, to = SEND_MOVES["mark_unknown"]
+    stuck = Message.objects.filter(status__in=moves_from, sending_started_at__lt=claimed_before)
     if campaign_id is not None:
         stuck = stuck.filter(campaign_id=campaign_id)
     ids = list(stuck.values_list("pk", flat=True))
     if not ids:
         return {}
-    Message.objects.filter(pk__in=ids, status=MS.SENDING).update(
-        status=MS.UNKNOWN,
+    Message.objects.filter(pk__in=ids, status__in=moves_from).update(
+        status=to,
         error="Outcome unknown: the worker stopped while sending it; the provider may or may "
         "not have it. Not re-sent automatically.",
     )
     return dict(
-        Message.objects.filter(pk__in=ids, status=MS.UNKNOWN)
+        Message.objects.filter(pk__in=ids, status=to)
         .order_by()
         .values_list("campaign_id")
         .annotate(n=Count("pk"))
@@ -132,10 +157,11 @@ def messages_mark_unknown(
 
 def messages_requeue_unknown(*, campaign_id: int, at: datetime, note: str) -> list[int]:
     """unknown → queued, due now (staff chose to resend them, knowing one may arrive twice)."""
-    unknown = Message.objects.filter(campaign_id=campaign_id, status=MS.UNKNOWN)
+    moves_from, to = SEND_MOVES["requeue_unknown"]
+    unknown = Message.objects.filter(campaign_id=campaign_id, status__in=moves_from)
     ids = list(unknown.values_list("pk", flat=True))
     unknown.filter(pk__in=ids).update(
-        status=MS.QUEUED,
+        status=to,
         send_after=at,
         dispatched_at=None,
         sending_started_at=None,
@@ -148,9 +174,10 @@ def message_mark_sent(
     *, message: Message | int, provider_message_id: str | None, at: datetime | None = None
 ) -> bool:
     at = at or timezone.now()
+    moves_from, to = SEND_MOVES["mark_sent"]
     return bool(
-        Message.objects.filter(pk=_pk(message), status=MS.SENDING).update(
-            status=MS.SENT, sent_at=at, provider_message_id=provider_message_id or None
+        Message.objects.filter(pk=_pk(message), status__in=moves_from).update(
+            status=to, sent_at=at, provider_message_id=provider_message_id or None
         )
     )
 
@@ -159,9 +186,10 @@ def message_mark_send_failed(
     *, message: Message | int, error: str, at: datetime | None = None
 ) -> bool:
     at = at or timezone.now()
+    moves_from, to = SEND_MOVES["send_failed"]
     return bool(
-        Message.objects.filter(pk=_pk(message), status__in=[MS.QUEUED, MS.SENDING]).update(
-            status=MS.FAILED, failed_at=at, error=error[:5000]
+        Message.objects.filter(pk=_pk(message), status__in=moves_from).update(
+            status=to, failed_at=at, error=error[:5000]
         )
     )
 
@@ -175,8 +203,9 @@ def messages_cancel_queued(*, reason: str, **which: object) -> int:
     business=…); a message already claimed by a worker is left to finish. Returns how many."""
     if not which:
         raise ValueError("say which messages to cancel")
-    return Message.objects.filter(status=MS.QUEUED, **which).update(
-        status=MS.CANCELLED, waiting_for=WaitingFor.NOTHING, error=reason[:5000]
+    moves_from, to = SEND_MOVES["cancel"]
+    return Message.objects.filter(status__in=moves_from, **which).update(
+        status=to, waiting_for=WaitingFor.NOTHING, error=reason[:5000]
     )
 
 
@@ -215,33 +244,22 @@ def message_track(
     lead's contact_status and furthest_contact_status as they were read — what an event
     handler needs next — or None when no message matches."""
     moves_from, to, field, counter = TRACK_MARKS[kind]
-    table, lead_table = (f'"{model._meta.db_table}"' for model in (Message, Business))
-    at_db = connection.ops.adapt_datetimefield_value(at)
-    sets, params = [], []
-    if to:
-        marks = ", ".join(["%s"] * len(moves_from))
-        sets.append(f"status = CASE WHEN status IN ({marks}) THEN %s ELSE status END")
-        params += [*moves_from, to]
-        if reason is not None:
-            sets.append(f"error = CASE WHEN status IN ({marks}) THEN %s ELSE error END")
-            params += [*moves_from, reason[:5000]]
-    sets.append(f"{field} = CASE WHEN {field} IS NULL OR {field} > %s THEN %s ELSE {field} END")
-    params += [at_db, at_db]
-    if counter:
-        sets.append(f"{counter} = {counter} + 1")
     if message is not None:
-        where, key = "id = %s", _pk(message)
+        key_column, key = "id", _pk(message)
     else:
-        where, key = "provider_message_id = %s", provider_message_id
-    lead = f"(SELECT {{}} FROM {lead_table} WHERE {lead_table}.id = {table}.business_id)"
-    sql = (
-        f"UPDATE {table} SET {', '.join(sets)} WHERE {where} RETURNING id, business_id,"
-        f" channel, to_address, {lead.format('contact_status')},"
-        f" {lead.format('furthest_contact_status')}"
+        key_column, key = "provider_message_id", provider_message_id
+    row = sql.message_track_update(
+        message_table=Message._meta.db_table,
+        lead_table=Business._meta.db_table,
+        moves_from=moves_from,
+        to=to,
+        field=field,
+        counter=counter,
+        at=at,
+        reason=reason,
+        key_column=key_column,
+        key=key,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, key])
-        row = cursor.fetchone()
     if row is None:
         return None
     pk, business_id, channel, to_address, status, furthest = row

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -294,7 +296,14 @@ def merge_context(message: Message) -> dict[str, str]:
 class Rendered:
     subject: str
     body: str
-    html: str = ""
+    # An email's HTML part is rendered when it is asked for (seed_demo stores only the text).
+    html_context: dict[str, Any] | None = None
+
+    @cached_property
+    def html(self) -> str:
+        if self.html_context is None:
+            return ""
+        return render_to_string("campaigns/email/message.html", self.html_context)
 
 
 def sender_name() -> str:
@@ -318,7 +327,7 @@ def render_message(message: Message, *, subject: str, body: str, first_sms: bool
         subject=subject_text,
         # Plain text, not SafeString: a page showing it must escape the scraped data in it.
         body=_plain(render_to_string("campaigns/email/message.txt", ctx)),
-        html=render_to_string("campaigns/email/message.html", ctx),
+        html_context=ctx,
     )
 
 
@@ -410,9 +419,9 @@ def message_send(*, message: Message | int, connection=None, now: datetime | Non
     if "preview_url" in fields and msg.site_id is None:
         site = site_for(business)
         if site is None:
-            # Never a pitch with an empty link: its site is generated first.
-            if lifecycle.message_wait_for_site(message=pk):
-                transaction.on_commit(lambda: _generate_site_for(msg))
+            # Never a pitch with an empty link: it waits, and its chunk hands it to the site
+            # generator when it ends (campaigns.services.campaign_settle).
+            lifecycle.message_wait_for_site(message=pk)
             return "waiting_site"
         Message.objects.filter(pk=pk).update(site=site)
         msg.site = site
@@ -471,16 +480,8 @@ def message_send(*, message: Message | int, connection=None, now: datetime | Non
         lifecycle.message_mark_sent(message=pk, provider_message_id=provider_id, at=sent_at)
         lead_event_add(
             business=business,
-            kind=LeadEventKind.MESSAGE_SENT,
-            source=EventSource.SYSTEM,
-            summary=(
-                f"Email sent: {rendered.subject}"
-                if msg.channel == Channel.EMAIL
-                else f"SMS sent: {rendered.body[:80]}"
-            ),
-            at=sent_at,
+            **message_sent_event(msg, rendered, at=sent_at),
             message=msg,
-            data={"campaign": campaign.pk if campaign else None, "step": msg.step},
         )
         business_record_contact(
             business=business,
@@ -492,10 +493,20 @@ def message_send(*, message: Message | int, connection=None, now: datetime | Non
     return "sent"
 
 
-def _generate_site_for(message: Message) -> None:
-    from campaigns import tasks  # tasks send through this module
-
-    tasks.sites_generate_enqueue(campaign_id=message.campaign_id, message_ids=[message.pk])
+def message_sent_event(message: Message, rendered: Rendered, *, at: datetime) -> dict:
+    """The LeadEvent fields of a sent message's timeline line."""
+    return {
+        "kind": LeadEventKind.MESSAGE_SENT,
+        "source": EventSource.SYSTEM,
+        "summary": (
+            f"Email sent: {rendered.subject}"
+            if message.channel == Channel.EMAIL
+            else f"SMS sent: {rendered.body[:80]}"
+        ),
+        "at": at,
+        "actor": None,
+        "data": {"campaign": message.campaign_id, "step": message.step},
+    }
 
 
 def empty_merge_fields(message: Message, fields: set[str]) -> list[str]:

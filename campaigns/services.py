@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django_q.models import Schedule
+from django_q.tasks import async_task
 
 from campaigns import audience as audience_mod
-from campaigns import policy
-from campaigns.lifecycle import messages_cancel_queued, messages_requeue_unknown
+from campaigns import policy, sql
+from campaigns.lifecycle import (
+    messages_cancel_queued,
+    messages_hand_out,
+    messages_mark_unknown,
+    messages_requeue_unknown,
+    messages_site_failed,
+    messages_site_ready,
+)
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -40,6 +49,8 @@ from campaigns.sending import (
     template_fields,
 )
 from crm.models import Business, ContactStatus, EventSource, LeadEvent, LeadEventKind
+from crm.sidebar import sidebar_forget
+from sites.builder import SiteGenerationError, generate_site
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +167,7 @@ def campaign_create(
             return existing
     try:
         with transaction.atomic():
-            return _campaign_insert(
+            campaign = _campaign_insert(
                 name=name,
                 channel=channel,
                 audience_query=audience_query,
@@ -177,6 +188,8 @@ def campaign_create(
         if idempotency_key and existing is not None:
             return existing
         raise
+    sidebar_forget()  # the lead page's campaign filter lists it
+    return campaign
 
 
 def _campaign_insert(
@@ -214,6 +227,11 @@ def _campaign_insert(
     )
 
 
+def campaign_start_status(*, start_at: datetime, now: datetime) -> str:
+    """A started campaign sends now, or waits as `scheduled` for a start in the future."""
+    return CS.SCHEDULED if start_at > now + timedelta(seconds=30) else CS.SENDING
+
+
 def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> Campaign:
     """Freeze the audience into one queued Message per recipient (one INSERT … SELECT) and
     hand the due ones to django-q2 in chunks. A campaign scheduled for later becomes
@@ -234,7 +252,7 @@ def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> 
         policy.starts_serialised()
         start_at = max(row.scheduled_at or now, now)
         inserted = messages_insert(campaign=row, start_at=start_at, now=now)
-        status = CS.SCHEDULED if start_at > now + timedelta(seconds=30) else CS.SENDING
+        status = campaign_start_status(start_at=start_at, now=now)
         waiting = Message.objects.filter(campaign_id=pk, waiting_for=WaitingFor.SITE).count()
         reason = f"{inserted} recipients"
         if waiting:
@@ -248,25 +266,214 @@ def campaign_start(*, campaign: Campaign | int, now: datetime | None = None) -> 
 
 
 def _after_start(pk: int) -> None:
-    from campaigns import tasks
-
-    tasks.ensure_dispatch_schedule()
-    tasks.campaign_sites_dispatch(campaign_id=pk)
-    tasks.campaign_dispatch(campaign_id=pk)
+    ensure_dispatch_schedule()
+    campaign_sites_dispatch(campaign_id=pk)
+    campaign_dispatch(campaign_id=pk)
 
 
-def _sql_send_after(vendor: str) -> str:
-    """SQL for `start + offset seconds` of the n-th recipient (pacing and daily cap)."""
-    offset = "(((rn - 1) / %s) * 86400 + ((rn - 1) %% %s) * 60.0 / %s)"
-    if vendor == "postgresql":
-        return f"(%s::timestamptz + {offset} * interval '1 second')"
-    return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '+' || {offset} || ' seconds')"
+# --- handing messages to workers ------------------------------------------------------------
+# The django-q2 task functions live in campaigns/tasks.py and call the services here; the
+# services name them as django-q2 does (a dotted path, resolved by the worker), so this module
+# never imports tasks.
+#
+# django-q2 is at-least-once and a task may die (killed at Q_TIMEOUT, kill -9, a lost
+# machine). A queued message records when it was handed to a worker (`dispatched_at`); one
+# handed out longer than MESSAGE_SENDING_TIMEOUT ago whose task never got to it is handed
+# out again, so a queued message is always picked up again. The claim (queued → sending,
+# compare-and-set) keeps a message handed to two tasks from going out twice.
+
+# Messages due within this window are handed out now; chunk tasks wait for each one's time.
+DISPATCH_AHEAD = timedelta(seconds=60)
+DISPATCH_SCHEDULE = "campaigns-dispatch"
+WATCHDOG_SCHEDULE = "campaigns-watchdog"
+# Preview sites generated per task before their pitches are handed to the sender (a site
+# costs ~50 ms: a small campaign's first pitches leave within seconds of its start).
+SITES_PER_TASK = 5
+# Sites are generated for the pitches due within this horizon, at most SITES_AT_ONCE per
+# hand-out (the dispatcher tops up every minute): a 100,000-recipient campaign does not
+# queue 20,000 generation tasks at its start, nor build sites for pitches due next week.
+SITES_AHEAD = timedelta(minutes=10)
+SITES_AT_ONCE = 250
 
 
-def _sql_token(vendor: str) -> str:
-    if vendor == "postgresql":
-        return "replace(gen_random_uuid()::text, '-', '')"
-    return "lower(hex(randomblob(16)))"
+def lease() -> timedelta:
+    """How long a hand-out or a claim holds a message (no task runs longer than Q_TIMEOUT)."""
+    return timedelta(seconds=settings.MESSAGE_SENDING_TIMEOUT)
+
+
+def ensure_dispatch_schedule() -> None:
+    """The every-minute dispatcher and watchdog, created once (a worker's scheduler runs
+    them; migration 0007 creates the watchdog's too)."""
+    for name, func in (
+        (DISPATCH_SCHEDULE, "campaigns.tasks.campaigns_dispatch"),
+        (WATCHDOG_SCHEDULE, "campaigns.tasks.campaigns_watchdog"),
+    ):
+        Schedule.objects.get_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": 1,
+                "repeats": -1,
+            },
+        )
+
+
+def campaign_dispatch(*, campaign_id: int, now: datetime | None = None) -> int:
+    """Enqueue one task per chunk of this campaign's queued messages that fall due before
+    now + DISPATCH_AHEAD and are not in a worker's hands (never handed out, or handed out
+    longer than the lease ago). Returns the number of chunks."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update().filter(pk=campaign_id, status=CS.SENDING).first()
+        )
+        if campaign is None:
+            return 0
+        due = Message.objects.filter(
+            Q(send_after__lte=now + DISPATCH_AHEAD) | Q(send_after__isnull=True),
+            Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - lease()),
+            campaign_id=campaign_id,
+            status=MS.QUEUED,
+            waiting_for=WaitingFor.NOTHING,
+        )
+        ids = list(due.order_by("send_after", "pk").values_list("pk", flat=True))
+        messages_hand_out(ids=ids, at=now)
+    chunks = _enqueue_chunks(campaign_id, ids)
+    if not ids:
+        campaign_complete_if_done(campaign=campaign_id, now=now)
+    return chunks
+
+
+def _enqueue_chunks(campaign_id: int, ids: list[int]) -> int:
+    size = max(1, settings.CAMPAIGN_CHUNK_SIZE)
+    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+    for chunk in chunks:
+        async_task(
+            "campaigns.tasks.campaign_send_chunk",
+            campaign_id,
+            chunk,
+            task_name=f"campaign-{campaign_id}-chunk-{chunk[0]}",
+            group=f"campaign-{campaign_id}",
+        )
+    return len(chunks)
+
+
+def messages_hand_back(*, campaign_id: int, ids: list[int]) -> None:
+    """The rest of a chunk goes to a fresh task (its lease starts again now)."""
+    messages_hand_out(ids=ids, at=timezone.now())
+    _enqueue_chunks(campaign_id, ids)
+
+
+def campaign_sites_dispatch(*, campaign_id: int, now: datetime | None = None) -> int:
+    """Hand this campaign's messages waiting for a preview site to the site generator
+    (those due within SITES_AHEAD and not in a worker's hands already, soonest due first,
+    at most SITES_AT_ONCE). Returns the tasks enqueued."""
+    now = now or timezone.now()
+    waiting = Message.objects.filter(
+        Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - lease()),
+        Q(send_after__lte=now + SITES_AHEAD) | Q(send_after__isnull=True),
+        campaign_id=campaign_id,
+        status=MS.QUEUED,
+        waiting_for=WaitingFor.SITE,
+    )
+    ids = list(waiting.order_by("send_after", "pk").values_list("pk", flat=True)[:SITES_AT_ONCE])
+    messages_hand_out(ids=ids, at=now)
+    for start in range(0, len(ids), SITES_PER_TASK):
+        batch = ids[start : start + SITES_PER_TASK]
+        async_task(
+            "campaigns.tasks.campaign_sites_generate",
+            campaign_id,
+            batch,
+            task_name=f"campaign-{campaign_id}-sites-{batch[0]}",
+            group=f"campaign-{campaign_id}",
+        )
+    return -(-len(ids) // SITES_PER_TASK)
+
+
+def campaign_sites_generate(*, campaign_id: int, message_ids: list[int]) -> dict[str, int]:
+    """Generate the preview site of each waiting message's lead (sites.builder), then hand
+    the messages whose site is ready to the sender (one chunk for these few sites, a
+    fraction of a second after the first). A lead whose site cannot be generated has its
+    waiting pitches skipped with the reason."""
+    outcomes = {"generated": 0, "existing": 0, "failed": 0, "handed_out": 0}
+    due: list[int] = []
+    waiting = (
+        Message.objects.filter(pk__in=message_ids, status=MS.QUEUED, waiting_for=WaitingFor.SITE)
+        .select_related("business")
+        .order_by("send_after", "pk")
+    )
+    for message in waiting:
+        site = site_for(message.business)
+        if site is not None:
+            outcomes["existing"] += 1
+        else:
+            try:
+                site = generate_site(message.business)
+                outcomes["generated"] += 1
+            except SiteGenerationError as exc:
+                outcomes["failed"] += 1
+                messages_site_failed(
+                    business_id=message.business_id,
+                    reason=f"Skipped: its preview site could not be generated ({exc})",
+                )
+                continue
+        due += _site_ready(campaign_id, message.business_id, site.pk)
+    if due:
+        _enqueue_chunks(campaign_id, due)
+    outcomes["handed_out"] = len(due)
+    return outcomes
+
+
+def _site_ready(campaign_id: int, business_id: int, site_id: int) -> list[int]:
+    """The lead's waiting messages link its site now; returns those of a sending campaign
+    due soon, handed out (one transaction, so the dispatcher never also takes them)."""
+    now = timezone.now()
+    with transaction.atomic():
+        ready = messages_site_ready(business_id=business_id, site_id=site_id)
+        due = list(
+            Message.objects.filter(
+                Q(send_after__lte=now + DISPATCH_AHEAD) | Q(send_after__isnull=True),
+                pk__in=ready,
+                campaign_id=campaign_id,
+                campaign__status=CS.SENDING,
+            ).values_list("pk", flat=True)
+        )
+        messages_hand_out(ids=due, at=now)
+    return due
+
+
+def campaigns_watch(*, now: datetime | None = None) -> dict[str, int]:
+    """The watchdog: messages claimed longer than the lease ago become `unknown` (their
+    worker died mid-send); lapsed hand-outs (sends and site generations) are handed out
+    again; a sending campaign with nothing left to do completes, one whose due work has not
+    moved for a while is flagged with the reason."""
+    now = now or timezone.now()
+    unknown = messages_mark_unknown(claimed_before=now - lease())
+    for campaign_id, n in unknown.items():
+        logger.warning("campaign %s: %s message(s) of unknown outcome", campaign_id, n)
+    summary = {"unknown": sum(unknown.values()), "completed": 0, "stalled": 0}
+    for pk in Campaign.objects.filter(status__in=[CS.SENDING, CS.SCHEDULED]).values_list(
+        "pk", flat=True
+    ):
+        campaign_sites_dispatch(campaign_id=pk, now=now)
+    for pk in Campaign.objects.filter(status=CS.SENDING).values_list("pk", flat=True):
+        campaign_dispatch(campaign_id=pk, now=now)  # completes it when nothing is left
+        campaign_complete_if_done(campaign=pk, now=now)
+        if Campaign.objects.filter(pk=pk, status=CS.COMPLETED).exists():
+            summary["completed"] += 1
+        elif campaign_flag_if_stalled(campaign=pk, now=now):
+            summary["stalled"] += 1
+    return summary
+
+
+def campaign_settle(*, campaign_id: int) -> None:
+    """After a chunk: what a dead predecessor left claimed is `unknown` by now, pitches that
+    found no site wait for the generator, and the campaign completes when done."""
+    messages_mark_unknown(claimed_before=timezone.now() - lease(), campaign_id=campaign_id)
+    campaign_sites_dispatch(campaign_id=campaign_id)
+    campaign_guard(campaign=campaign_id)
+    campaign_complete_if_done(campaign=campaign_id)
 
 
 def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, step: int = 1) -> int:
@@ -284,65 +491,22 @@ def messages_insert(*, campaign: Campaign, start_at: datetime, now: datetime, st
         site_pick=audience_mod.site_subquery(),
     ).values_list("pk", to_field, "site_pick")
     base_sql, base_params = base.query.sql_with_params()
-    vendor = connection.vendor
-    if vendor == "sqlite":
-        # Django stores naive UTC text in SQLite.
-        start_value: Any = start_at.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-        now_value: Any = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    else:
-        start_value, now_value = start_at, now
-    rate = max(1, campaign.send_rate_per_minute)
-    cap = max(1, campaign.daily_cap)
-    # The contact policy's "held by another campaign", as an anti-join against the held
-    # leads read once (a MATERIALIZED CTE) before the statement writes: see
-    # audience.audience_eligible(for_insert=True) for why not per lead.
-    held_sql, held_params, not_held = "SELECT NULL AS business_id WHERE 1 = 0", (), ""
+    held = None
     if not policy.overridden(campaign):
-        held_sql, held_params = policy.held_leads(
-            campaign=campaign, now=now
-        ).query.sql_with_params()
-        not_held = "WHERE NOT EXISTS (SELECT 1 FROM held WHERE held.business_id = src.b_id)"
-    columns = """
-        campaign_id, step, direction, business_id, site_id, channel, to_address, from_address,
-        subject, body, status, token, send_after, opened_count, clicked_count, error,
-        created_at, waiting_for
-    """
-    values = f"""
-        %s, %s, 'outbound', b_id, b_site, %s, b_to, '', '', '', 'queued', {_sql_token(vendor)},
-        {_sql_send_after(vendor)}, 0, 0, '', %s, CASE WHEN b_site IS NULL THEN %s ELSE '' END
-    """
-    own = (campaign.pk, step, campaign.channel, start_value, cap, cap, rate, now_value, wait)
-    if vendor == "sqlite":
-        # SQLite has no column list on a derived-table alias: name the columns in a CTE.
-        sql = f"""
-            WITH src (b_id, b_to, b_site) AS ({base_sql}), held AS ({held_sql})
-            INSERT INTO campaigns_message ({columns})
-            SELECT {values}
-            FROM (SELECT src.*, row_number() OVER (ORDER BY b_id) AS rn FROM src {not_held})
-                AS numbered
-        """
-        params = (*base_params, *held_params, *own)
-    else:
-        sql = f"""
-            WITH held AS MATERIALIZED ({held_sql})
-            INSERT INTO campaigns_message ({columns})
-            SELECT {values}
-            FROM (
-                SELECT src.*, row_number() OVER (ORDER BY src.b_id) AS rn
-                FROM ({base_sql}) AS src (b_id, b_to, b_site) {not_held}
-            ) AS numbered
-        """
-        params = (*held_params, *own, *base_params)
-    with connection.cursor() as cursor:
-        if vendor == "postgresql" and connection.in_atomic_block:
-            # The per-row site subquery inflates the estimate past JIT's threshold; compiling
-            # costs more (≈1.4 s) than it saves on this plan.
-            cursor.execute("SET LOCAL jit = off")
-        cursor.execute(sql, params)
-        if cursor.rowcount >= 0:
-            return cursor.rowcount
-    # SQLite reports no row count for an INSERT behind a WITH clause.
-    return Message.objects.filter(campaign_id=campaign.pk, step=step).count()
+        held = policy.held_leads(campaign=campaign, now=now).query.sql_with_params()
+    return sql.messages_insert_select(
+        audience_sql=base_sql,
+        audience_params=base_params,
+        held=held,
+        campaign_id=campaign.pk,
+        step=step,
+        channel=campaign.channel,
+        start_at=start_at,
+        now=now,
+        rate_per_minute=max(1, campaign.send_rate_per_minute),
+        daily_cap=max(1, campaign.daily_cap),
+        waiting_for=wait,
+    )
 
 
 # --- pause / resume / cancel ------------------------------------------------------------------
@@ -383,23 +547,13 @@ def campaign_resume(*, campaign: Campaign | int, now: datetime | None = None) ->
 
 def _restagger(campaign: Campaign, now: datetime) -> None:
     """Give the still-queued messages fresh send times from `now`, at the campaign's pace
-    (one UPDATE … FROM with row_number, like the start's INSERT … SELECT)."""
-    vendor = connection.vendor
-    start_value: Any = now
-    if vendor == "sqlite":
-        start_value = now.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    rate = max(1, campaign.send_rate_per_minute)
-    cap = max(1, campaign.daily_cap)
-    sql = f"""
-        UPDATE campaigns_message SET send_after = {_sql_send_after(vendor)}, dispatched_at = NULL
-        FROM (
-            SELECT id AS numbered_id, row_number() OVER (ORDER BY send_after, id) AS rn
-            FROM campaigns_message WHERE campaign_id = %s AND status = 'queued'
-        ) AS numbered
-        WHERE campaigns_message.id = numbered.numbered_id AND campaigns_message.status = 'queued'
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (start_value, cap, cap, rate, campaign.pk))
+    (their hand-outs lapse: the dispatcher hands them out again as they fall due)."""
+    sql.messages_restagger(
+        campaign_id=campaign.pk,
+        start_at=now,
+        rate_per_minute=max(1, campaign.send_rate_per_minute),
+        daily_cap=max(1, campaign.daily_cap),
+    )
 
 
 def campaign_cancel(*, campaign: Campaign | int, reason: str = "Cancelled by staff") -> bool:
@@ -733,6 +887,7 @@ __all__ = [
     "campaign_cancel",
     "campaign_complete_if_done",
     "campaign_create",
+    "campaign_dispatch",
     "campaign_followups_create",
     "campaign_guard",
     "campaign_flag_if_stalled",
@@ -741,5 +896,6 @@ __all__ = [
     "campaign_resume",
     "campaign_send_test",
     "campaign_start",
+    "ensure_dispatch_schedule",
     "message_send_oneoff",
 ]

@@ -14,7 +14,8 @@ from crm.normalize import email_domain, email_normalized, phone_e164
 Kind = SuppressionKind
 
 
-def _normalise(kind: str, value: str) -> str:
+def suppression_value(kind: str, value: str) -> str:
+    """`value` as the list stores it for `kind`."""
     if kind == Kind.EMAIL:
         return email_normalized(value)
     if kind == Kind.PHONE:
@@ -26,7 +27,7 @@ def _normalise(kind: str, value: str) -> str:
 
 def suppression_add(*, kind: str, value: str, reason: str, source: str = "") -> bool:
     """Add a value to the list (idempotent). Returns True when it was not there before."""
-    value = _normalise(kind, value)
+    value = suppression_value(kind, value)
     if not value:
         return False
     _, created = Suppression.objects.get_or_create(

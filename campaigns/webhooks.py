@@ -1,6 +1,8 @@
-"""Twilio webhooks: SMS status callbacks and inbound SMS.
+"""Webhook views: Twilio's SMS status callbacks and inbound SMS, and anymail's SES views
+behind a body check (mounted in webmagic/urls.py). Events are applied by the handlers in
+campaigns/events.py.
 
-Both views check `X-Twilio-Signature` with twilio's own RequestValidator against the URL
+Both Twilio views check `X-Twilio-Signature` with twilio's own RequestValidator against the URL
 Twilio called, rebuilt from PUBLIC_BASE_URL (behind a TLS-terminating proxy the request
 Django sees is http://internal-host/…, which is not what Twilio signed). A missing or bad
 signature, or no TWILIO_AUTH_TOKEN configured, is a 403 and changes nothing.
@@ -34,24 +36,13 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from campaigns import lifecycle as msg
-from campaigns.events import advance, message_for_event
-from campaigns.models import SuppressionKind
-from campaigns.suppression import suppression_add
 from crm import inbox
-from crm.lifecycle import business_opt_out, lead_event_add
-from crm.models import ContactStatus, EventSource, LeadEventKind, Provider, ProviderEvent
+from crm.models import Provider
 from crm.normalize import is_digits
 
 logger = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-# Twilio error codes (https://www.twilio.com/docs/api/errors).
-OPTED_OUT = "21610"  # the recipient replied STOP: Twilio refuses to text them
-UNREACHABLE = {"30005", "30006"}  # unknown / non-existent number; landline or unreachable
-SENT_STATES = {"sent"}
-FAILED_STATES = {"failed", "undelivered"}
-IGNORED_STATES = {"queued", "accepted", "scheduled", "sending", "read", "canceled", "receiving"}
 
 
 # --- Amazon SES (SNS) body check -------------------------------------------------------------
@@ -164,87 +155,3 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("MessageSid and From are required")
     inbox.record_and_process(Provider.TWILIO, sid, "inbound", {"kind": "inbound", **params})
     return twiml()
-
-
-# --- the handler ----------------------------------------------------------------------------
-
-
-def apply_twilio_event(event: ProviderEvent) -> None:
-    kind = (event.payload or {}).get("kind")
-    if kind == "status":
-        apply_status(event)
-    elif kind == "inbound":
-        from campaigns import replies
-
-        replies.sms_inbound_apply(event)
-    else:
-        raise inbox.Ignored(f"unknown Twilio payload kind {kind!r}")
-
-
-def apply_status(event: ProviderEvent) -> None:
-    p = event.payload
-    sid = p.get("MessageSid") or p.get("SmsSid")
-    status = (p.get("MessageStatus") or p.get("SmsStatus") or "").lower()
-    if status in IGNORED_STATES:
-        raise inbox.Ignored(f"status {status!r} changes nothing")
-    if status not in SENT_STATES | FAILED_STATES | {"delivered"}:
-        raise inbox.Ignored(f"unknown Twilio status {status!r}")
-    at = event.occurred_at or event.received_at
-    # First attempt at sent / delivered: finding the message and marking it is one statement.
-    marked = status if status in ("sent", "delivered") and event.attempts <= 1 else None
-    if marked:
-        message = msg.message_track(kind=marked, provider_message_id=sid, at=at)
-    else:
-        message = message_for_event(provider_message_id=sid)
-    if message is None:
-        raise inbox.Unmatched(f"no message with sid {sid!r} (yet)")
-    src = EventSource.PROVIDER
-    links = {"message": message, "provider_event": event}
-
-    def timeline(kind: str, summary: str, **data: Any) -> None:
-        lead_event_add(
-            business=message.business_id,
-            kind=kind,
-            source=src,
-            summary=summary,
-            at=at,
-            data={"provider": "twilio", "status": status, **data},
-            **links,
-        )
-
-    if status == "sent":
-        if not marked:
-            msg.message_mark_provider_sent(message=message, at=at)
-        timeline(LeadEventKind.MESSAGE_SENT, "SMS sent by Twilio")
-        advance(message, ContactStatus.TEXTED, at)
-    elif status == "delivered":
-        if not marked:
-            msg.message_mark_delivered(message=message, at=at)
-        timeline(LeadEventKind.MESSAGE_DELIVERED, f"SMS delivered to {message.to_address}")
-        advance(message, ContactStatus.TEXTED, at)
-    else:
-        code = str(p.get("ErrorCode") or "")
-        reason = f"{status}" + (f" (ErrorCode {code})" if code else "")
-        msg.message_mark_failed(message=message, at=at, reason=reason)
-        timeline(LeadEventKind.MESSAGE_FAILED, f"SMS {reason}", error_code=code)
-        phone = p.get("To") or message.to_address
-        if code == OPTED_OUT:
-            suppression_add(
-                kind=SuppressionKind.PHONE, value=phone, reason="sms_stop", source="twilio"
-            )
-            business_opt_out(
-                business=message.business_id,
-                channel="sms",
-                source=src,
-                reason="Twilio 21610: recipient opted out",
-                at=at,
-                **links,
-            )
-        elif code in UNREACHABLE and suppression_add(
-            kind=SuppressionKind.PHONE, value=phone, reason="unreachable", source="twilio"
-        ):
-            timeline(
-                LeadEventKind.PROVIDER_EVENT,
-                f"Phone {phone} marked unreachable (Twilio {code})",
-                error_code=code,
-            )

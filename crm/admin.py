@@ -2,6 +2,8 @@
 the lifecycle (and its timeline and signals)."""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
 from crm.models import (
     ApiToken,
@@ -14,6 +16,32 @@ from crm.models import (
     ProviderEvent,
     SavedView,
 )
+from crm.sidebar import sidebar_forget
+
+
+class SidebarListed:
+    """For the admin of a model the lead page's cached lists show (crm.sidebar): every save
+    or delete made here drops them."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        sidebar_forget()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        sidebar_forget()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        sidebar_forget()
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class StaffUserAdmin(SidebarListed, UserAdmin):
+    """Django's own user admin; staff users are the lead page's colleagues."""
 
 
 @admin.register(Business)
@@ -86,7 +114,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(SavedView)
-class SavedViewAdmin(admin.ModelAdmin):
+class SavedViewAdmin(SidebarListed, admin.ModelAdmin):
     list_display = ("name", "params", "created_by", "created_at")
 
 

@@ -5,8 +5,3 @@ class CrmConfig(AppConfig):
     name = "crm"
     verbose_name = "CRM"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from crm import sidebar
-
-        sidebar.connect()

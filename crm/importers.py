@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from crm import scoring
+from crm import scoring, sql
 from crm.models import Business, EventSource, ImportBatch, ImportRecord, LeadEvent, LeadEventKind
 from crm.services import InvalidBusinessData, business_fields, slug_base
 
@@ -407,8 +407,7 @@ def _existing_index(prepared: list) -> dict[tuple[str, str], int]:
 
 def _lookup(column: str, values: list[str], *, ordered: bool = False):
     """(value, pk) of the leads whose `column` is one of `values`. On PostgreSQL one array
-    parameter per chunk (`= ANY(%s)`): an IN list of thousands of placeholders cost more to
-    bind client-side than the query itself."""
+    parameter per chunk (crm.sql.pks_by_values)."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -416,13 +415,7 @@ def _lookup(column: str, values: list[str], *, ordered: bool = False):
             qs = Business.objects.filter(**{f"{column}__in": chunk})
             yield from (qs.order_by("pk") if ordered else qs).values_list(column, "pk")
         return
-    quote = connection.ops.quote_name
-    table, col = quote(Business._meta.db_table), quote(Business._meta.get_field(column).column)
-    order = " ORDER BY id" if ordered else ""
-    with connection.cursor() as cursor:
-        for chunk in _chunks(values, 50_000):
-            cursor.execute(f"SELECT {col}, id FROM {table} WHERE {col} = ANY(%s){order}", [chunk])
-            yield from cursor.fetchall()
+    yield from sql.pks_by_values(Business, column, _chunks(values, 50_000), ordered=ordered)
 
 
 def _is_empty(value: Any) -> bool:
@@ -485,28 +478,23 @@ def _unique_slugs(names: list[tuple[str, str]]) -> list[str]:
 
 def _insert(model, rows: list[dict]) -> None:
     """Insert rows given as {attname: value} (missing fields take their defaults): COPY on
-    PostgreSQL (no pks needed back; ~3× faster than bulk_create for wide rows, and no model
-    instance per row), bulk_create elsewhere."""
+    PostgreSQL (no pks needed back, no model instance per row: crm.sql.rows_copy),
+    bulk_create elsewhere."""
     from django.db import connection
 
     if connection.vendor != "postgresql" or not rows:
         model.objects.bulk_create([model(**row) for row in rows], batch_size=BATCH)
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    sql = f"COPY {table} ({columns}) FROM STDIN"
     # Field.get_db_prep_save per cell cost more than the COPY itself; psycopg adapts plain
     # values, so only JSON needs encoding and auto_now fields one shared timestamp.
     getters = [_copy_getter(f, defaults=True) for f in fields]
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row([get(row) for get in getters])
+    sql.rows_copy(model, fields, ([get(row) for get in getters] for row in rows))
 
 
 def _update(model, objs: list, names: list[str]) -> None:
     """bulk_update, or on PostgreSQL COPY into a temporary table plus one UPDATE … FROM
-    (bulk_update's CASE WHEN per row grows quadratically in planning time)."""
+    (crm.sql.rows_update)."""
     from django.db import connection
 
     if connection.vendor != "postgresql" or not objs:
@@ -514,22 +502,8 @@ def _update(model, objs: list, names: list[str]) -> None:
         return
     meta = model._meta
     fields = [meta.pk] + [meta.get_field(n) for n in names]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    typed = ", ".join(
-        f"{quote(f.column)} {f.rel_db_type(connection) if f.primary_key else f.db_type(connection)}"
-        for f in fields
-    )
-    sets = ", ".join(f"{quote(f.column)} = t.{quote(f.column)}" for f in fields[1:])
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
     getters = [_copy_getter(f) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE wm_update ({typed}) ON COMMIT DROP")
-        with cursor.cursor.copy(f"COPY wm_update ({columns}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row([get(obj) for get in getters])
-        cursor.execute(f"UPDATE {table} SET {sets} FROM wm_update t WHERE {table}.{pk} = t.{pk}")
-        cursor.execute("DROP TABLE wm_update")
+    sql.rows_update(model, fields, ([get(obj) for get in getters] for obj in objs))
 
 
 def _copy_getter(field, *, defaults: bool = False):

@@ -32,8 +32,8 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from crm import sql
 from crm.models import ProviderEvent, ProviderEventStatus
-from crm.rows import row_insert
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,11 @@ def registered_providers() -> list[str]:
     return sorted(_handlers)
 
 
+def registered_handlers() -> dict[str, Handler]:
+    """{provider: handler}, as the apps registered them (a copy)."""
+    return dict(_handlers)
+
+
 def record(
     provider: str,
     event_id: str,
@@ -84,7 +89,7 @@ def record(
     # One INSERT, its own transaction in autocommit (a webhook request): committed when it
     # returns. ON CONFLICT DO NOTHING makes a duplicate delivery a no-op, even inside a
     # caller's transaction.
-    if not row_insert(event, conflict=("provider", "event_id")):
+    if not sql.row_insert(event, conflict=("provider", "event_id")):
         return ProviderEvent.objects.get(provider=provider, event_id=event.event_id), False
     return event, True
 
@@ -198,24 +203,19 @@ def _process(
         return locked
 
 
-# The webhook hot path's statement on the event row, in plain SQL.
-_TABLE = f'"{ProviderEvent._meta.db_table}"'
-_CLAIM_SQL = (
-    f"UPDATE {_TABLE} SET status = %s, attempts = attempts + 1, error = '', processed_at = %s,"
-    " next_attempt_at = NULL WHERE id = %s AND status = %s RETURNING attempts"
-)
-
-
 def _claim(event: ProviderEvent, now: datetime) -> bool:
     """Lock a pending event by writing `processed` on it (the outcome if the handler does
     not raise). False when it is not pending any more: someone else applied it."""
-    at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [Status.PROCESSED, at, event.pk, Status.PENDING])
-        row = cursor.fetchone()
-    if row is None:
+    attempts = sql.provider_event_claim(
+        table=ProviderEvent._meta.db_table,
+        pk=event.pk,
+        at=now,
+        to=Status.PROCESSED,
+        pending=Status.PENDING,
+    )
+    if attempts is None:
         return False
-    event.status, event.attempts, event.error = Status.PROCESSED, row[0], ""
+    event.status, event.attempts, event.error = Status.PROCESSED, attempts, ""
     event.processed_at, event.next_attempt_at = now, None
     return True
 

@@ -33,7 +33,7 @@ from crm.models import (
     LeadEventKind,
     WebsiteStatus,
 )
-from crm.rows import row_insert
+from crm.sql import row_insert
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,60 @@ def _send_after_commit(signal, *, business_id: int, old: str, new: str, source: 
     transaction.on_commit(send)
 
 
+# --- the timeline lines the rules write (pure: also what seed_demo writes) -----------------
+
+
+def status_change_event(
+    change: Change, *, source: str, at: datetime, actor=None, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The LeadEvent fields of a status change (kind, source, summary, at, actor, data)."""
+    is_contact = change.field == "contact_status"
+    label = "Contact" if is_contact else "Website"
+    return {
+        "kind": LeadEventKind.CONTACT_STATUS if is_contact else LeadEventKind.WEBSITE_STATUS,
+        "source": source,
+        "summary": f"{label} status {change.old} → {change.new}",
+        "at": at,
+        "actor": actor,
+        "data": {"old": change.old, "new": change.new, **(data or {})},
+    }
+
+
+def opt_out_event(
+    *, channel: str, reason: str, source: str, at: datetime, actor=None
+) -> dict[str, Any]:
+    return {
+        "kind": LeadEventKind.OPT_OUT,
+        "source": source,
+        "summary": f"Opted out of {channel}" + (f" ({reason})" if reason else ""),
+        "at": at,
+        "actor": actor,
+        "data": {"channel": channel, "reason": reason},
+    }
+
+
+def opt_in_event(*, source: str, at: datetime, actor=None) -> dict[str, Any]:
+    return {
+        "kind": LeadEventKind.OPT_IN,
+        "source": source,
+        "summary": "SMS consent recorded",
+        "at": at,
+        "actor": actor,
+        "data": {"channel": "sms"},
+    }
+
+
+def bounce_event(*, reason: str, source: str, at: datetime) -> dict[str, Any]:
+    return {
+        "kind": LeadEventKind.BOUNCED,
+        "source": source,
+        "summary": "Email address bounced" + (f": {reason}" if reason else ""),
+        "at": at,
+        "actor": None,
+        "data": {"reason": reason},
+    }
+
+
 def _record_change(
     *,
     business_id: int,
@@ -158,20 +212,15 @@ def _record_change(
     data: dict[str, Any] | None,
     links: dict[str, Any],
 ) -> None:
-    is_contact = change.field == "contact_status"
-    label = "Contact" if is_contact else "Website"
     lead_event_add(
         business=business_id,
-        kind=LeadEventKind.CONTACT_STATUS if is_contact else LeadEventKind.WEBSITE_STATUS,
-        source=source,
-        summary=f"{label} status {change.old} → {change.new}",
-        at=at,
-        actor=actor,
-        data={"old": change.old, "new": change.new, **(data or {})},
+        **status_change_event(change, source=source, at=at, actor=actor, data=data),
         **links,
     )
     _send_after_commit(
-        signals.contact_status_changed if is_contact else signals.website_status_changed,
+        signals.contact_status_changed
+        if change.field == "contact_status"
+        else signals.website_status_changed,
         business_id=business_id,
         old=change.old,
         new=change.new,
@@ -191,6 +240,13 @@ def advance_moves(current: str, furthest: str, to: str) -> tuple[bool, bool]:
     status_moves = CONTACT_RANK[current] < CONTACT_RANK[to]
     furthest_moves = to in ENGAGEMENT_RANK and ENGAGEMENT_RANK[furthest] < ENGAGEMENT_RANK[to]
     return status_moves, furthest_moves
+
+
+def website_moves(current: str, to: str) -> bool:
+    """Whether website_status moves from `current` to `to`: forward only, except that
+    `generating` reopens an archived lead (a new site is being generated for it)."""
+    reopened = current == WS.ARCHIVED and to == WS.GENERATING
+    return WEBSITE_RANK[current] < WEBSITE_RANK[to] or reopened
 
 
 def business_advance(
@@ -318,12 +374,7 @@ def business_opt_out(
         if newly:
             lead_event_add(
                 business=pk,
-                kind=LeadEventKind.OPT_OUT,
-                source=source,
-                summary=f"Opted out of {channel}" + (f" ({reason})" if reason else ""),
-                at=at,
-                actor=actor,
-                data={"channel": channel, "reason": reason},
+                **opt_out_event(channel=channel, reason=reason, source=source, at=at, actor=actor),
                 **links,
             )
         return business_advance(
@@ -346,16 +397,7 @@ def business_opt_in_sms(
             .update(sms_opt_out_at=None, sms_consent_at=at, updated_at=timezone.now())
         )
         if changed:
-            lead_event_add(
-                business=pk,
-                kind=LeadEventKind.OPT_IN,
-                source=source,
-                summary="SMS consent recorded",
-                at=at,
-                actor=actor,
-                data={"channel": "sms"},
-                **links,
-            )
+            lead_event_add(business=pk, **opt_in_event(source=source, at=at, actor=actor), **links)
         return bool(changed)
 
 
@@ -373,13 +415,7 @@ def business_mark_bounced(
     with transaction.atomic():
         if _set_timestamp_once(pk, "email_bounced_at", at):
             lead_event_add(
-                business=pk,
-                kind=LeadEventKind.BOUNCED,
-                source=source,
-                summary="Email address bounced" + (f": {reason}" if reason else ""),
-                at=at,
-                data={"reason": reason},
-                **links,
+                business=pk, **bounce_event(reason=reason, source=source, at=at), **links
             )
         return business_advance(business=pk, to=CS.BOUNCED, source=source, at=at, **links)
 
@@ -426,8 +462,7 @@ def business_advance_website(
             old = Business.objects.filter(pk=pk).values_list("website_status", flat=True).first()
             if old is None:
                 raise Business.DoesNotExist(f"Business {pk} does not exist")
-            reopened = old == WS.ARCHIVED and to == WS.GENERATING
-            if WEBSITE_RANK[old] >= WEBSITE_RANK[to] and not reopened:
+            if not website_moves(old, to):
                 return None
             if Business.objects.filter(pk=pk, website_status=old).update(
                 website_status=to, website_status_changed_at=at, updated_at=timezone.now()

@@ -7,6 +7,7 @@ gmb_place_id, then normalised phone, then own-website domain, then name + city.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -190,17 +191,36 @@ def slug_base(name: str, city: str = "") -> str:
     return (slugify(f"{name} {city}".strip()) or "lead")[:100].strip("-") or "lead"
 
 
+def slug_first_free(base: str, taken: set[str]) -> str:
+    """`base`, or `base-2`, `base-3`… the first not in `taken`."""
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
 def unique_slug(base: str, taken: set[str] | None = None) -> str:
     """`base`, or `base-2`, `base-3`… the first not used by a Business (nor in `taken`)."""
     existing = set(
         Business.objects.filter(slug__startswith=base).values_list("slug", flat=True)
     ) | (taken or set())
-    if base not in existing:
-        return base
-    n = 2
-    while f"{base}-{n}" in existing:
-        n += 1
-    return f"{base}-{n}"
+    return slug_first_free(base, existing)
+
+
+def created_event(
+    *, source: str, event_source: str, at: datetime | None = None, actor=None
+) -> dict[str, Any]:
+    """The LeadEvent fields of a lead's first timeline line."""
+    return {
+        "kind": LeadEventKind.CREATED,
+        "source": event_source,
+        "summary": f"Lead created from {source}",
+        "at": at,
+        "actor": actor,
+        "data": {"source": source},
+    }
 
 
 def business_create(
@@ -217,11 +237,7 @@ def business_create(
                 )
                 lead_event_add(
                     business=business,
-                    kind=LeadEventKind.CREATED,
-                    source=event_source,
-                    summary=f"Lead created from {source}",
-                    actor=actor,
-                    data={"source": source},
+                    **created_event(source=source, event_source=event_source, actor=actor),
                 )
                 return business
         except IntegrityError as exc:

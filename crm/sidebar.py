@@ -2,7 +2,10 @@
 (owner filter, assign menu), the latest campaigns (campaign filter) and the saved views.
 
 They change a few times a day and are read on every full lead page, so they are one cached
-value (crm.memo) that any save or delete of a user, campaign or saved view drops.
+value (crm.memo). The code that writes what they list drops it by calling `sidebar_forget()`:
+saved views (crm.views.writes and their admin), campaigns (campaigns.services.campaign_create
+and the campaign admin), staff users (the user admin, setup_demo) and seed_demo. A write
+elsewhere (a shell, Django's createsuperuser) shows within TTL seconds.
 """
 
 from __future__ import annotations
@@ -10,8 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
-from django.conf import settings
-from django.db.models.signals import post_delete, post_save
 
 from crm.forms import staff_users
 from crm.memo import forget, remembered
@@ -40,14 +41,7 @@ def _build() -> dict[str, Any]:
     return {"staff": staff, "campaigns": campaigns, "saved_views": saved_views}
 
 
-def _changed(sender, **kwargs) -> None:
+def sidebar_forget() -> None:
+    """Drop the cached lists now (and again at commit): call it from every write to a staff
+    user, a campaign or a saved view."""
     forget(KEY)
-
-
-def connect() -> None:
-    senders = [settings.AUTH_USER_MODEL, SavedView]
-    if apps.is_installed("campaigns"):
-        senders.append("campaigns.Campaign")
-    for sender in senders:
-        for name, signal in (("save", post_save), ("delete", post_delete)):
-            signal.connect(_changed, sender=sender, dispatch_uid=f"crm.sidebar:{sender}:{name}")

@@ -284,7 +284,7 @@ def site_render(site: Site, *, request: HttpRequest | None = None) -> str:
 # -------------------------------------------------------------------------------- writing
 
 
-def _preview_url(slug: str) -> str:
+def preview_url(slug: str) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("sites:preview", args=[slug])
 
 
@@ -308,7 +308,7 @@ def _site_create(business: Business, content: dict[str, Any], template: str) -> 
             slug=slug,
             template=template,
             content=content,
-            preview_url=_preview_url(slug),
+            preview_url=preview_url(slug),
         )
         site.html = site_page_render(site)
         try:
@@ -376,7 +376,7 @@ def generate_site(
                 site, regenerated = current, None
             elif current is not None:
                 current.content, current.template = content, template
-                current.preview_url = _preview_url(current.slug)
+                current.preview_url = preview_url(current.slug)
                 current.html = site_page_render(current)
                 current.save(
                     update_fields=["content", "template", "preview_url", "html", "updated_at"]

@@ -20,15 +20,29 @@ def _pk(site: Site | int) -> int:
     return site.pk if isinstance(site, Site) else int(site)
 
 
+# event → the status it moves a site to, and the statuses that stay as they are.
+SITE_MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "activate": (SiteStatus.ACTIVE, (SiteStatus.ACTIVE,)),
+    "archive": (SiteStatus.ARCHIVED, (SiteStatus.ARCHIVED,)),
+}
+
+
+def site_status_after(event: str, current: str) -> str:
+    """The status a site at `current` has after `event` (the rule the functions below apply)."""
+    to, stays = SITE_MOVES[event]
+    return current if current in stays else to
+
+
 def site_activate(*, site: Site | int, at: datetime | None = None) -> bool:
     """A payment completed: the site goes live (from preview, suspended or cancelled)."""
     at = at or timezone.now()
     pk = _pk(site)
     Site.objects.filter(pk=pk, purchased_at__isnull=True).update(purchased_at=at)
+    to, stays = SITE_MOVES["activate"]
     return bool(
         Site.objects.filter(pk=pk)
-        .exclude(status=SiteStatus.ACTIVE)
-        .update(status=SiteStatus.ACTIVE, status_changed_at=at, updated_at=timezone.now())
+        .exclude(status__in=stays)
+        .update(status=to, status_changed_at=at, updated_at=timezone.now())
     )
 
 
@@ -70,10 +84,11 @@ def site_set_subscription_status(
 
 def site_archive(*, site: Site | int) -> bool:
     now = timezone.now()
+    to, stays = SITE_MOVES["archive"]
     return bool(
         Site.objects.filter(pk=_pk(site))
-        .exclude(status=SiteStatus.ARCHIVED)
-        .update(status=SiteStatus.ARCHIVED, status_changed_at=now, updated_at=now)
+        .exclude(status__in=stays)
+        .update(status=to, status_changed_at=now, updated_at=now)
     )
 
 

@@ -21,7 +21,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import (
-    Checkout,
     Payment,
     PaymentStatus,
     Subscription,
@@ -29,9 +28,10 @@ from billing.models import (
 )
 from billing.queries import MRR_STATUSES, monthly_cents
 from campaigns.models import Campaign, Direction, Message
-from crm.models import Business, ContactStatus
+from crm.models import ContactStatus
 from crm.queries import STALL_DAYS
 from crm.tallies import funnel_counts, period_funnel_counts
+from webmagic import sql
 
 PERIODS: dict[str, tuple[str, int | None]] = {
     "30d": ("Last 30 days", 30),
@@ -180,17 +180,6 @@ def _outreach_per_lead(
     return inner.query.sql_with_params()
 
 
-def _bucket_sql(column: str, grouping: str) -> str:
-    if grouping not in GROUPINGS:
-        raise ValueError(f"Unknown grouping {grouping!r}: use week or month.")
-    if connection.vendor == "postgresql":
-        return f"CAST(date_trunc('{grouping}', {column} AT TIME ZONE 'UTC') AS date)"
-    # SQLite keeps UTC text; go back six days, then forward to Monday: the week's Monday.
-    if grouping == "week":
-        return f"date({column}, '-6 days', 'weekday 1')"
-    return f"strftime('%Y-%m-01', {column})"
-
-
 def _as_date(value: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
@@ -203,15 +192,10 @@ def conversion_cohorts(period: Period, grouping: str = DEFAULT_GROUPING) -> list
     """Leads grouped by the week (or month) of their first outbound message, with the share
     whose messages were then opened, clicked, replied to and converted into a purchase.
     One pass over the messages, grouped per lead, then per cohort."""
+    if grouping not in GROUPINGS:
+        raise ValueError(f"Unknown grouping {grouping!r}: use week or month.")
     inner_sql, params = _outreach_per_lead(period.since)
-    bucket = _bucket_sql("t.first_sent", grouping)
-    sql = (
-        f"SELECT {bucket} AS bucket, COUNT(*), SUM(t.opened), SUM(t.clicked), SUM(t.replied), "
-        f"SUM(t.purchased) FROM ({inner_sql}) t GROUP BY 1 ORDER BY 1"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        result = cursor.fetchall()
+    result = sql.cohort_rows(inner_sql, params, grouping)
     rows = []
     for bucket_value, contacted, opened, clicked, replied, purchased in result:
         contacted = int(contacted)
@@ -253,31 +237,15 @@ def _payments_by_campaign(
     """Succeeded payments per converting campaign and currency. A renewal has no checkout of
     its own: it is credited through its subscription's checkout. Resolving that checkout
     first keeps it to one join with the messages (the ORM's two join chains scan them twice)."""
-    where = ["p.status = %s"]
-    params: list[Any] = [PaymentStatus.SUCCEEDED]
-    if since is not None:
-        where.append("p.paid_at >= %s")
-        params.append(since)
-    if campaign_ids is not None:
-        if not campaign_ids:
-            return []
-        where.append(f"m.campaign_id IN ({', '.join(['%s'] * len(campaign_ids))})")
-        params.extend(campaign_ids)
-    sql = (
-        "SELECT m.campaign_id, p.currency, SUM(p.amount_cents), COUNT(*), "
-        "COUNT(DISTINCT p.business_id) "
-        f"FROM {Payment._meta.db_table} p "
-        f"LEFT JOIN {Subscription._meta.db_table} s ON s.id = p.subscription_id "
-        f"LEFT JOIN {Checkout._meta.db_table} c ON c.id = COALESCE(p.checkout_id, s.checkout_id) "
-        f"LEFT JOIN {Message._meta.db_table} m ON m.id = c.message_id "
-        f"WHERE {' AND '.join(where)} GROUP BY m.campaign_id, p.currency"
+    if campaign_ids is not None and not campaign_ids:
+        return []
+    rows = sql.payments_by_campaign(
+        status=PaymentStatus.SUCCEEDED, since=since, campaign_ids=campaign_ids
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [
-            {"k1": k1, "k2": "", "currency": cur, "cents": cents, "payments": n, "leads": leads}
-            for k1, cur, cents, n, leads in cursor.fetchall()
-        ]
+    return [
+        {"k1": k1, "k2": "", "currency": cur, "cents": cents, "payments": n, "leads": leads}
+        for k1, cur, cents, n, leads in rows
+    ]
 
 
 def revenue_by_source(period: Period, by: str = "category") -> list[dict[str, Any]]:
@@ -424,12 +392,6 @@ def campaign_performance(period: Period, sort: str = "-revenue_cents") -> list[d
 # --- 5. Time to convert and time in stage -------------------------------------------------
 
 
-def _days_expr(later: str, earlier: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0"
-    return f"(julianday({later}) - julianday({earlier}))"
-
-
 @dataclass
 class ConvertTimes:
     converted: int = 0
@@ -442,26 +404,17 @@ class ConvertTimes:
 def time_to_convert(period: Period) -> ConvertTimes:
     """Days from a lead's first outbound message to the purchase one of its messages
     brought in (converted_at), for purchases in the period."""
-    sql, params = _outreach_per_lead(None, converted_only=True, converted_since=period.since)
-    days = _days_expr("p.converted", "p.first_sent")
-    joined = f"FROM ({sql}) p WHERE p.converted IS NOT NULL AND p.converted >= p.first_sent"
+    inner_sql, params = _outreach_per_lead(None, converted_only=True, converted_since=period.since)
     result = ConvertTimes()
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"SELECT COUNT(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY {days}), "
-                f"AVG({days}), MIN({days}), MAX({days}) {joined}",
-                params,
-            )
-            n, median, avg, low, high = cursor.fetchone()
-        else:
-            # SQLite has no percentile: the few purchase durations come back to Python.
-            cursor.execute(f"SELECT {days} {joined}", params)
-            values = [float(v) for (v,) in cursor.fetchall()]
-            n = len(values)
-            median = statistics.median(values) if values else None
-            avg = statistics.fmean(values) if values else None
-            low, high = (min(values), max(values)) if values else (None, None)
+    if connection.vendor == "postgresql":
+        n, median, avg, low, high = sql.convert_days_summary(inner_sql, params)
+    else:
+        # SQLite has no percentile: the few purchase durations come back to Python.
+        values = sql.convert_days(inner_sql, params)
+        n = len(values)
+        median = statistics.median(values) if values else None
+        avg = statistics.fmean(values) if values else None
+        low, high = (min(values), max(values)) if values else (None, None)
     result.converted = int(n or 0)
 
     def _r(value):
@@ -477,25 +430,7 @@ def time_in_stage(now: datetime | None = None) -> list[dict[str, Any]]:
     have waited longer than crm.queries.STALL_DAYS. One grouped query."""
     now = now or timezone.now()
     stall_before = now - timedelta(days=STALL_DAYS)
-    table = Business._meta.db_table
-    if connection.vendor == "postgresql":
-        now_param: Any = now
-        stall_param: Any = stall_before
-        days = _days_expr("%s", "contact_status_changed_at")
-        days_sql = days.replace("%s", "CAST(%s AS timestamptz)")
-    else:
-        fmt = "%Y-%m-%d %H:%M:%S.%f"
-        now_param = now.astimezone(UTC).strftime(fmt)
-        stall_param = stall_before.astimezone(UTC).strftime(fmt)
-        days_sql = _days_expr("%s", "contact_status_changed_at")
-    sql = (
-        f"SELECT contact_status, COUNT(*), AVG({days_sql}), MAX({days_sql}), "
-        "SUM(CASE WHEN contact_status_changed_at < %s THEN 1 ELSE 0 END) "
-        f"FROM {table} GROUP BY contact_status"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, (now_param, now_param, stall_param))
-        found = {r[0]: r for r in cursor.fetchall()}
+    found = {r[0]: r for r in sql.time_in_stage_rows(now=now, stall_before=stall_before)}
     rows = []
     for status, label in ContactStatus.choices:
         r = found.get(status)

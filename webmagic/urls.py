@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from campaigns.webhooks import ses_inbound, ses_tracking
 from crm.urls import urlpatterns as crm_urlpatterns
 from webmagic.api import api
 from webmagic.views import dashboard
@@ -25,6 +26,12 @@ urlpatterns = [
     path("", include("sites.urls")),
     path("", include("campaigns.urls")),
     path("", include("billing.urls")),
+    # Override of two of anymail's own URLs: its SES tracking and inbound views, wrapped in
+    # campaigns' SNS body check (a malformed body is a 400, where anymail raises a 500 that
+    # SNS would retry forever). They must stay above the anymail include, which serves the
+    # same paths: the first match wins.
+    path("anymail/amazon_ses/tracking/", ses_tracking, name="anymail-ses-tracking"),
+    path("anymail/amazon_ses/inbound/", ses_inbound, name="anymail-ses-inbound"),
     path("anymail/", include("anymail.urls")),
     path("api/v1/", api.urls),
     path("", include("webmagic.site_urls")),

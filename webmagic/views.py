@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,6 +15,7 @@ from billing.queries import format_money, mrr_by_currency, revenue_by_currency
 from crm.permissions import staff_required
 from crm.queries import recent_activity
 from webmagic.analytics import funnel_counts_for
+from webmagic.sql import database_ping
 
 PERIODS = {
     "week": ("This week", 7),
@@ -31,8 +31,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    database_ping()
     return JsonResponse({"ok": True})
 
 

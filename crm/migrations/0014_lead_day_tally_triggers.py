@@ -8,7 +8,43 @@ last status change (the days it reached each stage are not kept per lead).
 
 from django.db import migrations
 
-from crm.tallies import DAY_BACKFILL, RANK_SQL as RANK, SITE_SQL as SITE  # noqa: E402
+# Frozen here (a migration must not change when app code does): the SQL as crm.tallies
+# built it when this migration was written. `{t}` is the row alias.
+# A lead's engagement rank (0–6), from crm.lifecycle.ENGAGEMENT_RANK.
+RANK = (
+    "(CASE {t}.furthest_contact_status WHEN 'emailed' THEN 1 WHEN 'texted' THEN 1 "
+    "WHEN 'opened' THEN 2 WHEN 'clicked' THEN 3 WHEN 'replied' THEN 4 WHEN 'interested' THEN 5 "
+    "WHEN 'purchased' THEN 6 ELSE 0 END)"
+)
+# Whether the lead has a generated site.
+SITE = "{t}.website_status IN ('generated', 'deployed', 'sold')"
+SQLITE_RANKS = (
+    "(SELECT 1 AS n UNION ALL SELECT 2 AS n UNION ALL SELECT 3 AS n UNION ALL SELECT 4 AS n "
+    "UNION ALL SELECT 5 AS n UNION ALL SELECT 6 AS n)"
+)
+# The backfill of what exists: every lead's stages dated by its last status change.
+DAY_BACKFILL = {
+    "postgresql": (
+        "INSERT INTO crm_leaddaytally (day, field, value, delta) SELECT d, f, v, count(*) FROM ("
+        "SELECT (b.created_at AT TIME ZONE 'UTC')::date AS d, 'created' AS f, "
+        "b.qualification_score::text AS v FROM crm_business b "
+        "UNION ALL SELECT (b.contact_status_changed_at AT TIME ZONE 'UTC')::date, 'reached', "
+        f"r::text FROM crm_business b, generate_series(1, {RANK.format(t='b')}) AS r "
+        "UNION ALL SELECT (b.website_status_changed_at AT TIME ZONE 'UTC')::date, 'site', "
+        f"'generated' FROM crm_business b WHERE {SITE.format(t='b')}"
+        ") x GROUP BY d, f, v"
+    ),
+    "sqlite": (
+        "INSERT INTO crm_leaddaytally (day, field, value, delta) SELECT d, f, v, count(*) FROM ("
+        "SELECT date(b.created_at) AS d, 'created' AS f, CAST(b.qualification_score AS TEXT) "
+        "AS v FROM crm_business b "
+        "UNION ALL SELECT date(b.contact_status_changed_at), 'reached', CAST(r.n AS TEXT) "
+        f"FROM crm_business b JOIN {SQLITE_RANKS} r ON r.n <= {RANK.format(t='b')} "
+        "UNION ALL SELECT date(b.website_status_changed_at), 'site', 'generated' "
+        f"FROM crm_business b WHERE {SITE.format(t='b')}"
+        ") GROUP BY d, f, v"
+    ),
+}
 
 
 def _pg_day(t: str, column: str) -> str:
@@ -93,9 +129,6 @@ DROP TRIGGER IF EXISTS crm_lead_day_tally_trunc ON crm_business;
 DROP FUNCTION IF EXISTS crm_lead_day_tally();
 DROP FUNCTION IF EXISTS crm_lead_day_tally_truncate();
 """
-
-from crm.tallies import SQLITE_RANKS  # noqa: E402
-
 
 def _sqlite_rows(t: str, sign: str) -> str:
     return (

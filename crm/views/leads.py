@@ -36,6 +36,7 @@ from crm.queries import (
 )
 from crm.sidebar import sidebar_lookups
 from crm.templatetags.crm_tags import url_or_none
+from crm.views import writes
 from crm.views.writes import business_assign_owner, saved_view_save
 
 # Bulk writes touch each lead through the lifecycle; beyond this, ask for a narrower filter.
@@ -232,7 +233,7 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
     view = get_object_or_404(SavedView, pk=pk)
-    view.delete()
+    writes.saved_view_delete(view=view)
     messages.success(request, f"Deleted view “{view.name}”.")
     return redirect(_safe_next(request, "/admin/crm/leads/"))
 

@@ -1,5 +1,6 @@
 """The writes the staff pages make that are not statuses (statuses go through
-crm.lifecycle): lead owner and saved views. Each records who did it."""
+crm.lifecycle): lead owner and saved views. Each records who did it; saved-view writes drop
+the lead page's cached lists (crm.sidebar)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from crm.lifecycle import lead_event_add
 from crm.models import Business, EventSource, LeadEventKind, SavedView
+from crm.sidebar import sidebar_forget
 
 
 def business_assign_owner(*, businesses: QuerySet, owner, actor) -> int:
@@ -44,4 +46,10 @@ def saved_view_save(*, name: str, params: str, actor) -> SavedView:
     view, _ = SavedView.objects.update_or_create(
         name=name, defaults={"params": params, "created_by": actor}
     )
+    sidebar_forget()
     return view
+
+
+def saved_view_delete(*, view: SavedView) -> None:
+    view.delete()
+    sidebar_forget()

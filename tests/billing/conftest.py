@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from svix.webhooks import Webhook
 
-SAMPLES = Path("/work/shared/provider-samples")
-if not SAMPLES.exists():  # a checkout next to the shared folder
-    SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "provider-samples"
+from tests.samples import PROVIDER_SAMPLES
+
+SAMPLES = PROVIDER_SAMPLES
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 WEBHOOK_URL = "/webhooks/recurrente/"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -15,8 +14,9 @@ from campaigns import lifecycle as msg
 from campaigns.models import Channel, Message
 from crm.lifecycle import business_record_contact
 from crm.services import business_create
+from tests.samples import PROVIDER_SAMPLES
 
-SAMPLES = Path("/work/shared/provider-samples")
+SAMPLES = PROVIDER_SAMPLES
 SES_MESSAGE_ID = "00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000"
 TWILIO_TOKEN = "test-twilio-auth-token"
 BASIC = "Basic " + base64.b64encode(b"username:password").decode()

@@ -88,7 +88,7 @@ def test_while_its_site_is_generated_the_message_stays_queued_and_the_wait_is_sh
     assert page.count('data-waiting="site"') == 2
     assert "2 waiting for their preview site" in page
     # Nothing hands a waiting message to the sender; the site generator does, when ready.
-    assert tasks.campaign_dispatch(campaign_id=started.pk) == 0
+    assert services.campaign_dispatch(campaign_id=started.pk) == 0
     outcome = tasks.campaign_sites_generate(started.pk, list(waiting.values_list("pk", flat=True)))
     assert outcome == {"generated": 2, "existing": 0, "failed": 0, "handed_out": 2}
     assert sorted(e.to[0] for e in mail.outbox) == ["p1@plumb1.com", "p2@plumb2.com"]
@@ -210,7 +210,7 @@ def test_sites_are_generated_for_the_pitches_due_soon_not_all_at_the_start():
     started = services.campaign_start(campaign=campaign(send_rate_per_minute=1, scheduled_at=soon))
     assert started.status == "scheduled"
     # One pitch a minute from 90 s on: nine fall due within the next ten minutes.
-    assert tasks.campaign_sites_dispatch(campaign_id=started.pk) == 2  # five sites a task
+    assert services.campaign_sites_dispatch(campaign_id=started.pk) == 2  # five sites a task
     assert Site.objects.count() == 9
     assert Message.objects.filter(campaign=started, waiting_for="site").count() == 6
     assert mail.outbox == []  # a scheduled campaign sends nothing yet

@@ -92,10 +92,10 @@ def test_a_queued_message_whose_worker_died_is_handed_out_again(settings):
     ids = list(Message.objects.filter(campaign=campaign).values_list("pk", flat=True))
     now = timezone.now()
     lifecycle.messages_hand_out(ids=ids, at=now)  # handed to a chunk that then died
-    assert tasks.campaign_dispatch(campaign_id=campaign.pk, now=now + timedelta(seconds=30)) == 0
+    assert services.campaign_dispatch(campaign_id=campaign.pk, now=now + timedelta(seconds=30)) == 0
     assert mail.outbox == []  # still in that worker's hands as far as anyone knows
     later = now + timedelta(seconds=settings.MESSAGE_SENDING_TIMEOUT + 1)
-    assert tasks.campaign_dispatch(campaign_id=campaign.pk, now=later) == 1
+    assert services.campaign_dispatch(campaign_id=campaign.pk, now=later) == 1
     assert len(mail.outbox) == 2
     assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
 
@@ -171,7 +171,7 @@ def test_a_viewer_sees_the_unknown_ones_but_cannot_resend(client, viewer_user, s
 def test_the_watchdog_flags_a_campaign_with_nothing_moving_and_says_why(monkeypatch, settings):
     monkeypatch.setattr(Conf, "SYNC", False)  # tasks go to the broker; no worker takes them
     campaign = sending_campaign(2)
-    tasks.campaign_dispatch(campaign_id=campaign.pk)
+    services.campaign_dispatch(campaign_id=campaign.pk)
     assert OrmQ.objects.count() == 1
     later = timezone.now() + services.stalled_after() + timedelta(minutes=1)
     summary = tasks.campaigns_watchdog(now=later)

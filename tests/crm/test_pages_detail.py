@@ -23,7 +23,7 @@ def test_detail_shows_fields_score_breakdown_and_timeline(sales_client, business
     assert response.status_code == 200
     assert "joe@joesplumbing.com" in body
     assert "Contact status pending → emailed" in body
-    assert "Lead created" in body or "Created" in body
+    assert "Lead created from test" in body
     assert 'href="tel:(512) 555-0100"' in body
     assert "Score" in body
 

@@ -11,7 +11,7 @@ from sites.models import Site
 
 pytestmark = pytest.mark.django_db
 
-# The seed's model case (webmagic/demo.py ORPHAN_CONTENT, as seed_demo writes it).
+# The seed's model case (webmagic/demo/data.py ORPHAN_CONTENT, as seed_demo writes it).
 LA_CONTENT = {
     "name": "Los Angeles Plumbing Pros",
     "phone": "(213) 555-0147",

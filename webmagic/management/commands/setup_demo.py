@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from crm.models import Business
+from crm.sidebar import sidebar_forget
 
 
 class Command(BaseCommand):
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
+        sidebar_forget()  # a new colleague for the lead page's owner menus
         self.stdout.write(
             self.style.SUCCESS(
                 f"Staff login: username {username!r}, password {password!r} "
