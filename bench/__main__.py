@@ -31,6 +31,13 @@ def ensure_world(leads: int) -> None:
     print(f"Building a world of {leads:,} leads with seed_demo (this takes minutes) …")
     call_command("migrate", verbosity=0)
     call_command("seed_demo", leads=leads, reset=True)
+    # A freshly written table has no visibility map yet: without it every index-only count
+    # and scan reads the table (the lead table's count of 8,000 leads: 21 ms instead of 4).
+    # Production tables are vacuumed by autovacuum; measure them in that state.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE)")
 
 
 def main() -> None:

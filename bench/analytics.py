@@ -115,6 +115,7 @@ def run(repeat: int = 5) -> dict:
     from urllib.parse import urlencode
 
     from django.db import connection
+    from django.urls import reverse
     from django.utils import timezone
 
     from webmagic import analytics
@@ -135,7 +136,7 @@ def run(repeat: int = 5) -> dict:
         since = timezone.now() - timedelta(days=days) if days else datetime(1970, 1, 1, tzinfo=UTC)
         for section, extra in TABS:
             params = {"section": section, "period": period, **extra}
-            url = "/admin/crm/analytics/?" + urlencode(params)
+            url = reverse("analytics") + "?" + urlencode(params)
 
             def page(url=url):
                 response = client.get(url, HTTP_HOST="localhost")

@@ -1,5 +1,7 @@
 """The unread-replies count shown in the CRM navigation."""
 
+from django.utils.functional import SimpleLazyObject
+
 from campaigns.lifecycle import UNREAD_REPLIES_KEY
 from campaigns.models import Direction, Message
 from crm.memo import remembered
@@ -13,6 +15,8 @@ def _count() -> int:
 
 
 def unread_replies(request):
+    """The count, read (from the cache, or counted) only by a template that shows it: an
+    htmx fragment rendered with the request does not."""
     if not is_staff(getattr(request, "user", None)):
         return {}
-    return {"unread_replies": remembered(UNREAD_REPLIES_KEY, _count, TTL)}
+    return {"unread_replies": SimpleLazyObject(lambda: remembered(UNREAD_REPLIES_KEY, _count, TTL))}

@@ -263,7 +263,7 @@ def _filtered(request: HttpRequest):
     filterset = lead_filterset(request.GET, user=request.auth)
     if not filterset.is_valid():
         raise Unprocessable({k: [str(m) for m in v] for k, v in filterset.errors.items()})
-    return filterset.qs
+    return filterset
 
 
 def _lead_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -275,13 +275,14 @@ def _lead_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _page(qs, params: LeadPageParams, size: int):
-    """One keyset page of `qs`, without a total (see `lead_total`)."""
+def _page(filterset, params: LeadPageParams, size: int):
+    """One keyset page of a valid lead FilterSet, without a total (see `lead_total`)."""
     if params.after and params.before:
         raise Unprocessable({"before": ["Use either `after` or `before`, not both."]})
     try:
         return lead_page(
-            qs,
+            filterset.qs,
+            per_value=filterset.qs_per_value(),
             sort=str(params.sort),
             after=params.after,
             before=params.before,
@@ -298,9 +299,9 @@ def _page(qs, params: LeadPageParams, size: int):
     summary="Leads, filtered like the lead table, in keyset pages",
 )
 def lead_list(request: HttpRequest, params: Query[LeadPageParams]) -> dict:
-    qs = _filtered(request)
-    page = _page(qs, params, params.limit)
-    total, is_estimate, _capped = lead_total(qs)
+    filterset = _filtered(request)
+    page = _page(filterset, params, params.limit)
+    total, is_estimate, _capped = lead_total(filterset.qs)
     return {
         "items": [_lead_row(r) for r in page.rows],
         "sort": page.sort,
@@ -375,7 +376,7 @@ def lead_status_set(request: HttpRequest, lead_id: int, payload: StatusIn) -> di
     summary="Pipeline columns (one per contact status) for the filtered leads",
 )
 def pipeline(request: HttpRequest, filters: Query[LeadFilters]) -> list[dict]:
-    columns = pipeline_columns(_filtered(request))
+    columns = pipeline_columns(_filtered(request).qs)
     return [
         {
             "status": c.status,

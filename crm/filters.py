@@ -20,13 +20,25 @@ from django.utils import timezone
 from crm.lifecycle import statuses_reached
 from crm.models import Business, ContactStatus, WebsiteKind, WebsiteStatus
 from crm.normalize import is_digits
+from crm.tallies import tally_counts
 
 YES_NO = (("yes", "Yes"), ("no", "No"))
+ANY = "Any"  # the blank choice of a select
 # Larger numbers cannot be stored (ids are bigint, counts int): refuse them as invalid
 # input instead of letting the database driver overflow into a 500.
 MAX_ID = 2**63 - 1
 MAX_COUNT = 2**31 - 1
 ENGAGEMENT_CHOICES = (("opened", "Opened"), ("clicked", "Clicked"), ("replied", "Replied"))
+
+# Multi-value filters read one value at a time by the lead table (see qs_per_value): each
+# value has its own `(column, created, id)` index, where one scan of the created index
+# filtering on the values walks past every lead of the other values first.
+PER_VALUE_FILTERS = {
+    "contact_status": "contact_status",
+    "website_status": "website_status",
+    "engagement": "furthest_contact_status",
+}
+PER_VALUE_MAX = 8
 
 # Filter names in the order the sidebar shows them. The API documents the same list.
 FILTER_NAMES = (
@@ -63,6 +75,10 @@ def _day_end(value):
     return timezone.make_aware(datetime.combine(value, time.max))
 
 
+class DateInput(forms.DateInput):
+    input_type = "date"  # the browser's date picker; it submits YYYY-MM-DD
+
+
 class OwnerField(forms.CharField):
     """`me`, `none`, or a user id."""
 
@@ -96,19 +112,33 @@ class OwnerFilter(df.Filter):
 class LeadFilter(df.FilterSet):
     # Multi-selects filter one column of the lead row: no join, so no DISTINCT (which would
     # make PostgreSQL sort every matching row before the LIMIT).
-    q = df.CharFilter(method="filter_search", label="Search", max_length=200)
+    q = df.CharFilter(
+        method="filter_search",
+        label="Search",
+        max_length=200,
+        widget=forms.SearchInput(attrs={"placeholder": "Name, phone, email, city"}),
+    )
     owner = OwnerFilter(label="Owner")
     category = df.CharFilter(field_name="category", lookup_expr="iexact", max_length=120)
     city = df.CharFilter(field_name="city", lookup_expr="iexact", max_length=120)
     state = df.CharFilter(field_name="state", lookup_expr="iexact", max_length=80)
     contact_status = df.MultipleChoiceFilter(
-        choices=ContactStatus.choices, label="Contact status", distinct=False
+        choices=ContactStatus.choices,
+        label="Contact status",
+        distinct=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     website_status = df.MultipleChoiceFilter(
-        choices=WebsiteStatus.choices, label="Website status", distinct=False
+        choices=WebsiteStatus.choices,
+        label="Website status",
+        distinct=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     website_kind = df.MultipleChoiceFilter(
-        choices=WebsiteKind.choices, label="Website kind", distinct=False
+        choices=WebsiteKind.choices,
+        label="Website kind",
+        distinct=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     min_rating = df.NumberFilter(
         field_name="rating", lookup_expr="gte", label="Min rating", min_value=0, max_value=5
@@ -134,20 +164,35 @@ class LeadFilter(df.FilterSet):
         min_value=0,
         max_value=100,
     )
-    has_email = df.ChoiceFilter(choices=YES_NO, method="filter_has", label="Has email")
-    has_phone = df.ChoiceFilter(choices=YES_NO, method="filter_has", label="Has phone")
-    has_website = df.ChoiceFilter(choices=YES_NO, method="filter_has_website", label="Has website")
-    created_after = df.DateFilter(method="filter_date", label="Created from")
-    created_before = df.DateFilter(method="filter_date", label="Created until")
-    contacted_after = df.DateFilter(method="filter_date", label="Last contacted from")
-    contacted_before = df.DateFilter(method="filter_date", label="Last contacted until")
+    has_email = df.ChoiceFilter(
+        choices=YES_NO, method="filter_has", label="Has email", empty_label=ANY
+    )
+    has_phone = df.ChoiceFilter(
+        choices=YES_NO, method="filter_has", label="Has phone", empty_label=ANY
+    )
+    has_website = df.ChoiceFilter(
+        choices=YES_NO, method="filter_has_website", label="Has website", empty_label=ANY
+    )
+    created_after = df.DateFilter(method="filter_date", label="Created from", widget=DateInput)
+    created_before = df.DateFilter(method="filter_date", label="Created until", widget=DateInput)
+    contacted_after = df.DateFilter(
+        method="filter_date", label="Last contacted from", widget=DateInput
+    )
+    contacted_before = df.DateFilter(
+        method="filter_date", label="Last contacted until", widget=DateInput
+    )
     engagement = df.ChoiceFilter(
-        choices=ENGAGEMENT_CHOICES, method="filter_engagement", label="Engagement"
+        choices=ENGAGEMENT_CHOICES,
+        method="filter_engagement",
+        label="Engagement",
+        empty_label=ANY,
     )
     campaign = df.NumberFilter(
         method="filter_campaign", label="In campaign", min_value=1, max_value=MAX_ID
     )
-    opted_out = df.ChoiceFilter(choices=YES_NO, method="filter_opted_out", label="Opted out")
+    opted_out = df.ChoiceFilter(
+        choices=YES_NO, method="filter_opted_out", label="Opted out", empty_label=ANY
+    )
 
     class Meta:
         model = Business
@@ -157,16 +202,34 @@ class LeadFilter(df.FilterSet):
         self.user = user
         super().__init__(*args, **kwargs)
 
-    def get_form_class(self):
-        """The form class, built once: django-filter builds a new class (and a field per
-        filter) for every request, a tenth of the lead table fragment's time. The fields do
-        not depend on the request, and each form instance copies them (`FieldCopies`)."""
-        cls = type(self)
-        if "_form_class" not in cls.__dict__:
-            form_class = super().get_form_class()
-            form_class.base_fields = FieldCopies(form_class.base_fields)
-            cls._form_class = form_class
-        return cls._form_class
+    def qs_per_value(self) -> list[QuerySet] | None:
+        """`self.qs` as one queryset per value of its multi-value status or engagement
+        filter (their union is `self.qs`), for the lead table's newest-first pages
+        (crm.queries.lead_page); None when no such filter has 2 to PER_VALUE_MAX values,
+        or the filters are not valid."""
+        if not self.is_valid():
+            return None
+        data = self.form.cleaned_data
+        candidates = []
+        for name, column in PER_VALUE_FILTERS.items():
+            values = data.get(name)
+            if values and name == "engagement":
+                values = statuses_reached(values)
+            if values and 2 <= len(values) <= PER_VALUE_MAX:
+                candidates.append((name, column, sorted(values)))
+        if not candidates:
+            return None
+        if len(candidates) > 1:
+            # Split the one whose values hold the fewest leads: each branch walks all of
+            # its value's leads at worst ("pending or replied, site archived" by archived).
+            counts = tally_counts()
+            candidates.sort(key=lambda c: sum(counts.get(c[1], {}).get(v, 0) for v in c[2]))
+        name, column, values = candidates[0]
+        rest = self.queryset.all()
+        for other, value in data.items():  # what filter_queryset does, but `name`
+            if other != name:
+                rest = self.filters[other].filter(rest, value)
+        return [rest.filter(**{column: value}) for value in values]
 
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
@@ -179,8 +242,9 @@ class LeadFilter(df.FilterSet):
         return qs.filter(condition)
 
     def filter_has(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        field = {"has_email": "email", "has_phone": "phone"}[name]
-        return qs.exclude(**{field: ""}) if value == "yes" else qs.filter(**{field: ""})
+        if name == "has_email":
+            return qs.filter(has_email=value == "yes")
+        return qs.exclude(phone="") if value == "yes" else qs.filter(phone="")
 
     def filter_has_website(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         # A directory, social or booking link is not a website of the business's own.
@@ -211,63 +275,6 @@ class LeadFilter(df.FilterSet):
             | Q(do_not_contact_at__isnull=False)
         )
         return qs.filter(opted) if value == "yes" else qs.exclude(opted)
-
-
-class FilterCopies(dict):
-    """A FilterSet's class-level filters. django-filter deep-copies them for every FilterSet
-    (so each copy can point at its own parent), walking every choice of every filter; a
-    shallow copy of each filter is as independent: the copy gets its own parent, and its
-    method is re-bound to the copy."""
-
-    def __deepcopy__(self, memo):
-        copies = {}
-        for name, original in self.items():
-            copied = _shallow(original)
-            if copied._method is not None:
-                copied.method = copied._method  # a FilterMethod bound to the copy
-            copies[name] = copied
-        return copies
-
-
-class FieldCopies(dict):
-    """A form class's fields. Django's Form deep-copies them per instance, each choice
-    included; these copies share only what nothing mutates (the choice tuples, labels) and
-    get their own widget, attrs, choice lists, error messages and validators, which is what
-    a per-request form may change."""
-
-    def __deepcopy__(self, memo):
-        return {name: _field_copy(field) for name, field in self.items()}
-
-
-def _shallow(obj):
-    """copy.copy for a plain object (no __slots__, no __copy__), at a tenth of its cost."""
-    copied = object.__new__(type(obj))
-    copied.__dict__.update(obj.__dict__)
-    return copied
-
-
-def _field_copy(field: forms.Field) -> forms.Field:
-    copied = _shallow(field)
-    widget = _shallow(field.widget)
-    widget.attrs = dict(field.widget.attrs)
-    if isinstance(field, forms.ChoiceField):
-        # Past the `choices` setters, which normalize the choices all over again; a
-        # django-filter ChoiceIterator is re-pointed at the copy.
-        choices = field._choices
-        if isinstance(choices, list):
-            choices = list(choices)
-        else:
-            choices = _shallow(choices)
-            if getattr(choices, "field", None) is field:
-                choices.field = copied
-        copied._choices = widget._choices = choices
-    copied.widget = widget
-    copied.error_messages = dict(field.error_messages)
-    copied.validators = list(field.validators)
-    return copied
-
-
-LeadFilter.base_filters = FilterCopies(LeadFilter.base_filters)
 
 
 def lead_filterset(params, *, user=None, queryset: QuerySet | None = None) -> LeadFilter:

@@ -485,7 +485,7 @@ def _insert(model, rows: list[dict]) -> None:
     if connection.vendor != "postgresql" or not rows:
         model.objects.bulk_create([model(**row) for row in rows], batch_size=BATCH)
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key or f.generated)]
     # Field.get_db_prep_save per cell cost more than the COPY itself; psycopg adapts plain
     # values, so only JSON needs encoding and auto_now fields one shared timestamp.
     getters = [_copy_getter(f, defaults=True) for f in fields]

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -74,6 +75,12 @@ class Business(models.Model):
     name = models.CharField(max_length=255)
     slug = models.SlugField(max_length=120, unique=True)
     email = models.EmailField(max_length=254, blank=True, default="")
+    # Derived by the database. A column (not `email = ''` in each query) so that PostgreSQL
+    # keeps statistics on it together with the statuses (migration 0018): it knows that no
+    # lead without an email has opened one.
+    has_email = models.GeneratedField(
+        expression=~Q(email=""), output_field=models.BooleanField(), db_persist=True
+    )
     phone = models.CharField(max_length=40, blank=True, default="")
     # E.164-ish digits used for dedupe and suppression ("+15125550100").
     phone_normalized = models.CharField(max_length=20, blank=True, default="", db_index=True)
@@ -135,6 +142,8 @@ class Business(models.Model):
 
     class Meta:
         verbose_name_plural = "businesses"
+        # The sales role (crm.permissions): granted to the `sales` group by migration.
+        permissions = [("edit_leads", "Can edit leads and run campaigns")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(qualification_score__gte=0) & Q(qualification_score__lte=100),
@@ -203,13 +212,54 @@ class Business(models.Model):
             models.Index(
                 fields=["contact_status", "contact_status_changed_at"], name="biz_status_since"
             ),
+            # Status combinations that match few leads or none ("opened, no email", "clicked,
+            # no site"): found here in a few index pages, where the status indexes alone
+            # leave PostgreSQL reading every lead of the larger group (migration 0018).
+            models.Index(
+                fields=["contact_status", "has_email", "website_status", "furthest_contact_status"],
+                name="biz_facets",
+            ),
+            # "Last contacted" pages of a status, read one status value at a time like the
+            # newest-first ones: leads never contacted (NULL, sorted last) are most of some
+            # statuses and none of others, so one walk over all leads passes 440,000 of the
+            # wrong kind first (3 s at a million leads). DESC NULLS LAST on PostgreSQL
+            # (migration 0018), like biz_last_contacted.
+            models.Index(
+                F("contact_status"),
+                F("last_contacted_at").desc(),
+                F("id").desc(),
+                name="biz_status_contacted",
+            ),
+            models.Index(
+                F("website_status"),
+                F("last_contacted_at").desc(),
+                F("id").desc(),
+                name="biz_web_contacted",
+            ),
+            models.Index(
+                F("furthest_contact_status"),
+                F("last_contacted_at").desc(),
+                F("id").desc(),
+                name="biz_furthest_contacted",
+            ),
+            models.Index(
+                F("has_email"),
+                F("last_contacted_at").desc(),
+                F("id").desc(),
+                name="biz_email_contacted",
+            ),
+            # Leads without an email score at most 85: "no email, best first" walked past
+            # the 90,000 better-scored leads with one.
+            models.Index(
+                fields=["has_email", "-qualification_score", "-id"], name="biz_email_score"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
     def get_absolute_url(self) -> str:
-        return f"/admin/crm/leads/{self.pk}/"
+        return reverse("crm:lead-detail", args=[self.pk])
 
 
 class LeadEventKind(models.TextChoices):

@@ -2,9 +2,12 @@
 
 Roles (DESIGN.md): group `viewer` reads everything (a staff user in no group is a viewer);
 group `sales` also edits leads and runs campaigns; superusers also act on billing, replay
-events and manage API tokens. Anonymous or non-staff users are sent to the login page; an
-htmx request gets an `HX-Redirect` header so the whole page goes there instead of a login
-form being swapped into a table.
+events and manage API tokens. The sales role is Django's permission `crm.edit_leads`,
+granted to the `sales` group (migration 0017) and checked with `user.has_perm`: Django's
+ModelBackend reads a user's permissions once and keeps them on the user for the request.
+Anonymous or non-staff users are sent to the login page; an htmx request gets an
+`HX-Redirect` header so the whole page goes there instead of a login form being swapped
+into a table.
 """
 
 from __future__ import annotations
@@ -13,12 +16,16 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 
 SALES_GROUP = "sales"
 VIEWER_GROUP = "viewer"
+EDIT_PERMISSION = "crm.edit_leads"
+# What each role's group is granted ("app_label.codename").
+ROLE_PERMISSIONS = {SALES_GROUP: (EDIT_PERMISSION,), VIEWER_GROUP: ()}
 
 
 def is_staff(user) -> bool:
@@ -27,21 +34,19 @@ def is_staff(user) -> bool:
 
 def can_edit(user) -> bool:
     """Edit leads and run campaigns: sales or superuser."""
-    if not is_staff(user):
-        return False
-    if user.is_superuser:
-        return True
-    cached = getattr(user, "_wm_is_sales", None)
-    if cached is None:
-        cached = user.groups.filter(name=SALES_GROUP).exists()
-        remember_sales(user, cached)
-    return cached
+    return is_staff(user) and user.has_perm(EDIT_PERMISSION)
 
 
-def remember_sales(user, is_sales: bool) -> None:
-    """Keep the sales-group check on the user object for this request (webmagic.auth reads
-    it together with the user)."""
-    user._wm_is_sales = is_sales
+def role_group(name: str) -> Group:
+    """The group of role `name` with its permissions (as migration 0017 leaves it), created
+    when missing: for set-ups that start from empty tables."""
+    group, _ = Group.objects.get_or_create(name=name)
+    for dotted in ROLE_PERMISSIONS[name]:
+        app_label, codename = dotted.split(".")
+        group.permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return group
 
 
 def can_admin(user) -> bool:

@@ -12,7 +12,9 @@ Speed at a million leads decides the design:
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,13 +22,12 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
-from django.db.models.lookups import Exact, In
-from django.db.models.sql.where import OR, WhereNode
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from crm import sql
+from crm.memo import remembered
 from crm.models import Business, ContactStatus, LeadEvent
 from crm.tallies import tally_counts
 
@@ -34,9 +35,10 @@ PAGE_SIZE = 50
 COUNT_CAP = 10_000
 # Count exactly only when the planner expects at most this many times COUNT_CAP rows.
 ESTIMATE_TRUST = 2
-# The page's own query counts only up to this many index entries (~0.5 ms; 8,000 cost
-# 1.5 ms at a million leads, more than the rows themselves) …
-INDEX_COUNT_MAX = 2_000
+# The page's own query counts up to this many index entries (8,000 cost 1.5–2 ms at a
+# million leads, more than the rows themselves, but less than the lazy count request the
+# page would otherwise make: session, user, filters and plan again) …
+INDEX_COUNT_MAX = COUNT_CAP
 # …or, when the count must visit the table (no index-only scan), this many rows.
 HEAP_COUNT_MAX = 1_000
 
@@ -54,13 +56,25 @@ DEFAULT_SORT = "-created"
 # Sort keys that are expressions, annotated on the page query (index biz_city_sort).
 SORT_EXPRESSIONS = {"city_key": Upper("city")}
 
-# A multi-value filter on one of these columns, sorted by one of SPLIT_SORTS, is read as one
-# ordered branch per value, merged (see _split_branches): each branch walks its own
-# `(column, sort, id)` index, where one scan over the sort index filtering on the values
-# walks past every lead of the other values first (newest leads are mostly `pending`).
-SPLIT_COLUMNS = {"contact_status", "website_status", "furthest_contact_status"}
-SPLIT_SORTS = {"created_at"}
-SPLIT_MAX = 8
+# Sorts under which the page reads one branch per value of a multi-value filter (given by
+# the caller, e.g. LeadFilter.qs_per_value) and merges them: each branch walks its own
+# `(column, created, id)` index, where one scan over the created index filtering on the
+# values walks past every lead of the other values first (newest leads are mostly
+# `pending`): 20 ms → 0.2 ms at a million leads.
+PER_VALUE_SORTS = {"created_at", "last_contacted_at"}
+
+# A walk down an index in the page's order that filters the leads it reads finds 51 of them
+# quickly when many match, and reads the whole index when few do: "opened leads without an
+# email, best rated first" read all million leads (2.7 s), "texted roofers by name" 44,000
+# (140 ms). PostgreSQL's estimate of the matches is good; its cost of a walk is not (each
+# lead it reads is a random page of a 1.3 GB table). When it means to walk for at most
+# WALK_GUARD matches, the page reads the matches first (crm.sql.lead_rows_filter_first) and sorts
+# them: about as many rows as a walk at ~7,000 matches (√(51 × 1M)), and far fewer below.
+WALK_GUARD = 7_000
+# The planner's answers (its estimate of a filter's matches, whether a page would walk) are
+# remembered per query this long: an EXPLAIN is a round trip and a planning (0.3–0.5 ms) on
+# every page, and the statistics behind them change far more slowly.
+PLAN_TTL = 60
 
 # The columns one table row needs; values() dicts render faster than model instances.
 ROW_FIELDS = (
@@ -186,25 +200,34 @@ class LeadPage:
         return f"{self.total:,}"
 
 
-def _capped_count_sql(qs: QuerySet) -> tuple[str, tuple]:
-    inner = qs.order_by().values("pk")[: COUNT_CAP + 1]
-    sql, params = inner.query.sql_with_params()
-    return f"SELECT COUNT(*) FROM ({sql}) AS capped", tuple(params)
+def _capped(qs: QuerySet) -> QuerySet:
+    return qs.order_by().values("pk")[: COUNT_CAP + 1]
 
 
 def lead_count_plan(qs: QuerySet) -> tuple[int, bool] | None:
     """(the planner's row estimate, whether counting would read only indexes) for a
-    filtered queryset on PostgreSQL; None elsewhere. One EXPLAIN, no rows read."""
+    filtered queryset on PostgreSQL; None elsewhere. One EXPLAIN, no rows read, remembered
+    for PLAN_TTL seconds."""
     if connection.vendor != "postgresql":
         return None
-    sql, params = qs.order_by().values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    root = plan[0]["Plan"]
-    return int(root["Plan Rows"]), _index_only(root)
+    ids = qs.order_by().values("pk")
+
+    def estimate() -> tuple[int, bool]:
+        root = _plan(ids)
+        return int(root["Plan Rows"]), _index_only(root)
+
+    return remembered(_plan_key("count", ids), estimate, PLAN_TTL)
+
+
+def _plan(qs: QuerySet) -> dict:
+    """The root node of PostgreSQL's plan for `qs` (EXPLAIN, nothing run)."""
+    found = json.loads(qs.explain(format="json"))
+    return (found[0] if isinstance(found, list) else found)["Plan"]
+
+
+def _plan_key(kind: str, qs: QuerySet) -> str:
+    sql, params = qs.query.sql_with_params()
+    return f"crm:plan:{kind}:" + hashlib.sha256(repr((sql, params)).encode()).hexdigest()
 
 
 def _index_only(node: dict) -> bool:
@@ -220,6 +243,29 @@ def lead_count_estimate(qs: QuerySet) -> int | None:
     return found[0] if found else None
 
 
+def _risky_walk(page_qs: QuerySet) -> bool:
+    """Whether PostgreSQL means to read the page by walking an index of every lead in the
+    page's order, filtering the leads it reads, while expecting at most WALK_GUARD of them
+    to match. One EXPLAIN, remembered for PLAN_TTL seconds."""
+    return remembered(_plan_key("page", page_qs), lambda: _walks_for_few(_plan(page_qs)), PLAN_TTL)
+
+
+def _walks_for_few(node: dict) -> bool:
+    if node.get("Parent Relationship") in ("InitPlan", "SubPlan"):
+        return False  # the total's own count
+    if (
+        node.get("Node Type") in ("Index Scan", "Index Only Scan")
+        and node.get("Relation Name") == Business._meta.db_table
+    ):
+        # Only a walk over all leads: one bounded by an index condition (a city, a status)
+        # reads at most that part of the table.
+        walks_all = "Filter" in node and "Index Cond" not in node
+        return walks_all and node["Plan Rows"] <= WALK_GUARD
+    if node.get("Node Type") == "Sort":
+        return False  # it reads the matches first already
+    return any(_walks_for_few(child) for child in node.get("Plans", []))
+
+
 def _count_inline(found: tuple[int, bool] | None) -> bool:
     """Count on the page's own query only when it is cheap: always on SQLite (small
     databases); on PostgreSQL when the estimate is small, smaller still when the count
@@ -231,53 +277,10 @@ def _count_inline(found: tuple[int, bool] | None) -> bool:
     return guess <= (INDEX_COUNT_MAX if index_only else HEAP_COUNT_MAX)
 
 
-def _split_branches(qs: QuerySet) -> list[QuerySet] | None:
-    """`qs` once per value of its multi-value filter on a SPLIT_COLUMNS column (an IN list,
-    or django-filter's OR of equalities), each with that filter narrowed to one value; None
-    when there is no such filter. PostgreSQL only: small SQLite databases need none of it."""
-    if connection.vendor != "postgresql":
-        return None
-    where = qs.query.where
-    if where.connector != "AND" or where.negated:
-        return None
-    for i, child in enumerate(where.children):
-        lookups = _one_value_lookups(child)
-        if lookups:
-            branches = []
-            for lookup in lookups:
-                branch = qs._chain()
-                branch.query.where.children[i] = lookup
-                branches.append(branch)
-            return branches
-    return None
-
-
-def _one_value_lookups(node) -> list | None:
-    """`col IN (a, b)` or `col = a OR col = b` on a SPLIT_COLUMNS column → [col = a, col = b]."""
-    if isinstance(node, In) and isinstance(node.rhs, list | tuple | set):
-        if _split_column(node) and 2 <= len(node.rhs) <= SPLIT_MAX:
-            return [Exact(node.lhs, value) for value in sorted(node.rhs)]
-        return None
-    if isinstance(node, WhereNode) and node.connector == OR and not node.negated:
-        children = node.children
-        if not 2 <= len(children) <= SPLIT_MAX:
-            return None
-        same_column = all(isinstance(c, Exact) and _split_column(c) for c in children) and (
-            len({c.lhs.target.name for c in children}) == 1
-        )
-        if same_column:
-            return list(children)
-    return None
-
-
-def _split_column(lookup) -> bool:
-    target = getattr(lookup.lhs, "target", None)
-    return target is not None and target.model is Business and target.name in SPLIT_COLUMNS
-
-
 def lead_page(
     qs: QuerySet,
     *,
+    per_value: Sequence[QuerySet] | None = None,
     sort: str | None = None,
     after: str | None = None,
     before: str | None = None,
@@ -289,47 +292,75 @@ def lead_page(
     the planner's estimate, with `count_later` set when `lead_total` should be asked for the
     exact figure.
 
-    `after` moves forward from a cursor, `before` moves back; raises BadCursor for junk."""
+    `per_value`: `qs` split into querysets whose union is `qs`, one per value of a
+    multi-value filter (LeadFilter.qs_per_value); under PER_VALUE_SORTS on PostgreSQL the
+    rows are read branch by branch and merged. `after` moves forward from a cursor,
+    `before` moves back; raises BadCursor for junk."""
     key, field_name, desc, nullable = sort_parse(sort)
     sort_value = f"-{key}" if desc else key
     if qs.query.is_empty():
         return LeadPage(rows=[], sort=sort_value, total=0 if with_count else None)
-    base = qs
-    page_qs = qs
-    if field_name in SORT_EXPRESSIONS:
-        page_qs = page_qs.annotate(**{field_name: SORT_EXPRESSIONS[field_name]})
     backwards = bool(before) and not after
-    found = lead_count_plan(base) if with_count else None
+    # The planner's estimate of the matches (None on SQLite) decides the total and whether
+    # the page could be a risky walk (below).
+    found = lead_count_plan(qs)
     guess = found[0] if found else None
     inline_count = with_count and _count_inline(found)
-    if after:
-        value, pk = cursor_decode(after, field_name)
-        page_qs = page_qs.filter(_beyond(field_name, value, pk, lower=desc, nullable=nullable))
-    elif before:
-        value, pk = cursor_decode(before, field_name)
-        # Walk the reversed order from the cursor, then flip the rows back.
-        page_qs = page_qs.filter(_beyond(field_name, value, pk, lower=not desc, nullable=nullable))
+    cursor = None
+    if after or before:
+        value, pk = cursor_decode(after or before, field_name)
+        # Backwards: walk the reversed order from the cursor, then flip the rows back.
+        cursor = _beyond(field_name, value, pk, lower=desc != backwards, nullable=nullable)
     order = _order(field_name, not desc if backwards else desc, nullable)
     fields = list(ROW_FIELDS)
     if field_name not in fields:
         fields.append(field_name)
-    if inline_count:
-        count_sql, count_params = _capped_count_sql(base)
-        # The SQL is Django-compiled from the queryset; values stay bound parameters.
-        page_qs = page_qs.annotate(_total=RawSQL(count_sql, count_params))  # noqa: S611
+    split = bool(
+        per_value
+        and len(per_value) > 1
+        and field_name in PER_VALUE_SORTS
+        and connection.vendor == "postgresql"  # small SQLite databases need none of it
+    )
+    annotations = {}
+    if field_name in SORT_EXPRESSIONS:
+        annotations[field_name] = SORT_EXPRESSIONS[field_name]
+    if inline_count and not split:  # a split page counts once, on its own
+        annotations["_total"] = sql.lead_total_expression(_capped(qs))
         fields.append("_total")
-    branches = _split_branches(page_qs) if field_name in SPLIT_SORTS else None
-    if branches:
-        first, *others = (b.order_by(*order).values(*fields)[: size + 1] for b in branches)
-        rows = list(first.union(*others, all=True).order_by(*order)[: size + 1])
+
+    def matching(part: QuerySet) -> QuerySet:
+        if annotations:
+            part = part.annotate(**annotations)
+        if cursor is not None:
+            part = part.filter(cursor)
+        return part.values(*fields)
+
+    if split:
+        first, *others = (matching(part).order_by(*order)[: size + 1] for part in per_value)
+        page_qs = first.union(*others, all=True).order_by(*order)[: size + 1]
     else:
-        rows = list(page_qs.order_by(*order).values(*fields)[: size + 1])
+        page_qs = matching(qs).order_by(*order)[: size + 1]
+    # Only few matches make a walk risky; a split page walks one index per value, each
+    # holding only its value's leads.
+    risky = guess is not None and guess <= WALK_GUARD and not split and _risky_walk(page_qs)
+    if risky:
+        page_desc = not desc if backwards else desc
+        rows = sql.lead_rows_filter_first(
+            *matching(qs).order_by().query.sql_with_params(),
+            order=[(field_name, page_desc, nullable), ("id", page_desc, False)],
+            limit=size + 1,
+        )
+    else:
+        rows = list(page_qs)
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
         rows.reverse()
     total = None
-    if inline_count:
+    if inline_count and split:
+        if rows and (more or after or before):  # else the page is its own total (below)
+            total = _capped(qs).count()
+    elif inline_count:
         total = rows[0]["_total"] if rows else (None if (after or before) else 0)
     page = LeadPage(rows=rows, sort=sort_value, total=total)
     if rows:
@@ -377,10 +408,7 @@ def lead_total(qs: QuerySet) -> tuple[int, bool, bool]:
 
 def lead_capped_count(qs: QuerySet) -> tuple[int, bool]:
     """(count, capped): an exact count up to COUNT_CAP, else (COUNT_CAP + 1, True)."""
-    sql, params = _capped_count_sql(qs)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        n = cursor.fetchone()[0]
+    n = _capped(qs).count()
     return n, n > COUNT_CAP
 
 

@@ -2,7 +2,6 @@
 their own), in one place. Each says why the ORM does not do it and the figure that pays for
 it; prefer the ORM, and add a statement here only with a measurement beside it.
 
-crm/queries.py's lead-table SQL is not here yet (it is being reworked for issue 16, item 3).
 Figures: `bench/README.md` (2-core CI machine, 1,000,000 leads) unless a line says otherwise;
 "measured 2026-12-06" ones were taken on the same machine (shared, so read the ratios) on a
 `seed_demo --leads 100000` world in PostgreSQL 15, each in a transaction rolled back after.
@@ -16,14 +15,16 @@ from functools import cache
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Field, Model
+from django.db.models import Field, Model, QuerySet
+from django.db.models.expressions import RawSQL
 
 # --- the webhook hot path: the inbox and the timeline ------------------------------------------
 
 
 @cache
 def _insert_sql(model: type[Model], conflict: tuple[str, ...]) -> tuple[str, list]:
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    # Generated columns (Business.has_email) are the database's to write.
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key or f.generated)]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
@@ -252,3 +253,49 @@ def rows_update(model: type[Model], fields: Sequence[Field], rows: Iterable[Sequ
                 copy.write_row(row)
         cursor.execute(f"UPDATE {table} SET {sets} FROM wm_update t WHERE {table}.{pk} = t.{pk}")
         cursor.execute("DROP TABLE wm_update")
+
+
+# --- the lead table (crm/queries.py) ----------------------------------------------------------
+
+
+def lead_total_expression(capped: QuerySet) -> RawSQL:
+    """`SELECT COUNT(*)` over `capped` (a queryset already limited to the cap + 1 rows), as a
+    scalar subquery for the lead page's row query to carry (`annotate(_total=…)`), so a
+    small total costs no round trip of its own.
+
+    Why raw: the ORM counts a sliced queryset only with `.count()`, which runs it alone; an
+    aggregate over a subquery with a LIMIT is not an expression it can annotate. The SQL
+    is the ORM's own (`sql_with_params()`), its values stay bound parameters. Figure: the
+    page's own query counts the typical filter (8,064 leads, index-only) for 1.5 ms, where
+    the lazy count request it replaces cost about 4 ms more than that (session, user,
+    filters and plan again; bench/README.md)."""
+    inner, params = capped.query.sql_with_params()
+    return RawSQL(f"SELECT COUNT(*) FROM ({inner}) AS capped", params)  # noqa: S611
+
+
+def lead_rows_filter_first(
+    sql: str, params: tuple, *, order: list[tuple[str, bool, bool]], limit: int
+) -> list[dict[str, Any]]:
+    """The first `limit` rows of `sql` (a Django-compiled `values()` query) in `order`
+    ((column alias, descending, nullable), NULL lowest), read by finding every matching row
+    first and sorting them.
+
+    Why raw: `MATERIALIZED` keeps PostgreSQL from walking a sort index instead, which the
+    ORM cannot say; crm.queries.WALK_GUARD says when. Figure: a contradictory filter (no
+    lead matches) 5 s → 10 ms; "texted roofers by name" (3,142 leads) 140 → 47 ms, on the
+    shared CI machine at 1,000,000 leads (bench/README.md)."""
+    qn = connection.ops.quote_name
+
+    def term(alias: str, desc: bool, nullable: bool) -> str:
+        nulls = (" NULLS LAST" if desc else " NULLS FIRST") if nullable else ""
+        return f"{qn(alias)} {'DESC' if desc else 'ASC'}{nulls}"
+
+    order_by = ", ".join(term(*spec) for spec in order)
+    query = (
+        f"WITH matching AS MATERIALIZED ({sql}) "
+        f"SELECT * FROM matching ORDER BY {order_by} LIMIT {int(limit)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

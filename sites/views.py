@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
@@ -90,10 +90,7 @@ def _back_url(request: HttpRequest) -> str:
             candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):
             return candidate
-    try:
-        return reverse("crm:lead-list")
-    except NoReverseMatch:
-        return "/admin/crm/leads/"
+    return reverse("crm:lead-list")
 
 
 def _bad_request(request: HttpRequest, error: str) -> HttpResponse:

@@ -2,10 +2,11 @@
 there is no second settings tree."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
 from django_q.conf import Conf
+
+from crm.permissions import SALES_GROUP, VIEWER_GROUP, role_group
 
 ANYMAIL_TEST_SECRET = "username:password"
 
@@ -66,7 +67,7 @@ def sales_user(django_user_model):
     user = django_user_model.objects.create_user(
         "sales", "sales@example.com", "pw-sales-123", is_staff=True
     )
-    user.groups.add(Group.objects.get_or_create(name="sales")[0])
+    user.groups.add(role_group(SALES_GROUP))
     return user
 
 
@@ -75,7 +76,7 @@ def viewer_user(django_user_model):
     user = django_user_model.objects.create_user(
         "viewer", "viewer@example.com", "pw-viewer-123", is_staff=True
     )
-    user.groups.add(Group.objects.get_or_create(name="viewer")[0])
+    user.groups.add(role_group(VIEWER_GROUP))
     return user
 
 

@@ -31,9 +31,6 @@ EXPECTED_RECEIVERS = {
         ("any", "campaigns.receivers.cancel_queued_messages_on_contact_status_changed"),
     ],
     "crm.signals.website_status_changed": [],
-    "django.db.backends.signals.connection_created": [
-        ("any", "webmagic.db._on_connection_created"),  # psycopg's timestamp loader
-    ],
 }
 EXPECTED_HANDLERS = {
     "anymail": "campaigns.events.apply_anymail_event",

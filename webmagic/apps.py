@@ -6,8 +6,3 @@ class WebmagicConfig(AppConfig):
 
     name = "webmagic"
     verbose_name = "WebMagic"
-
-    def ready(self) -> None:
-        from webmagic import db
-
-        db.connect()

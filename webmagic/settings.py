@@ -157,12 +157,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Auth -----------------------------------------------------------------------------------
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/admin/crm/"
+LOGIN_REDIRECT_URL = "crm:dashboard"
 LOGOUT_REDIRECT_URL = "login"
-# Django's model backend and database sessions, each reading its row with one plain query
-# (webmagic/auth.py, webmagic/sessions.py): they run on every staff request.
-AUTHENTICATION_BACKENDS = ["webmagic.auth.StaffBackend"]
-SESSION_ENGINE = "webmagic.sessions"
+# Django's own model backend; roles are group permissions (crm/permissions.py).
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -229,6 +227,14 @@ if REDIS_URL:
             "KEY_PREFIX": "webmagic",
         }
     }
+# Django's database sessions; with a shared cache (REDIS_URL) read through it, so a staff
+# request usually reads no session row. Not through the per-process memory cache: a session
+# ended in one process (log out) would live on in another's copy.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 
 # --- Email (django-anymail) -----------------------------------------------------------------
 

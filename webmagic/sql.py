@@ -4,9 +4,6 @@ figure that pays for it; prefer the ORM, and add a statement here only with a me
 beside it. Figures: `bench/README.md` (2-core CI machine, 1,000,000 leads) unless a line
 says otherwise; "measured 2026-12-06" ones were taken on the same machine (shared, so read
 the ratios) on a `seed_demo --leads 100000` world in PostgreSQL 15.
-
-Not here yet: webmagic/sessions.py and webmagic/auth.py, being replaced by Django's own
-session engine and backend (issue 16, item 1).
 """
 
 from __future__ import annotations

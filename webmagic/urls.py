@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 
 from campaigns.webhooks import ses_inbound, ses_tracking
 from crm.urls import urlpatterns as crm_urlpatterns
@@ -10,7 +10,7 @@ from webmagic.api import api
 from webmagic.views import dashboard
 
 admin.site.site_header = "WebMagic raw data"
-admin.site.site_url = "/admin/crm/"
+admin.site.site_url = reverse_lazy("crm:dashboard")
 
 urlpatterns = [
     path("admin/db/", admin.site.urls),

@@ -27,7 +27,7 @@ DEFAULT_PERIOD = "month"
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect("/admin/crm/")
+    return redirect("crm:dashboard")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

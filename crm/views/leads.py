@@ -14,9 +14,9 @@ from django.http import (
     QueryDict,
     StreamingHttpResponse,
 )
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -35,7 +35,6 @@ from crm.queries import (
     lead_total,
 )
 from crm.sidebar import sidebar_lookups
-from crm.templatetags.crm_tags import url_or_none
 from crm.views import writes
 from crm.views.writes import business_assign_owner, saved_view_save
 
@@ -43,11 +42,46 @@ from crm.views.writes import business_assign_owner, saved_view_save
 BULK_LIMIT = 5_000
 
 
+# The lead table's columns: (label, sort key or None, CSS class). Text columns sort
+# ascending first, numbers and dates descending.
+LEAD_COLUMNS = (
+    ("Name", "name", ""),
+    ("City", "city", ""),
+    ("Score", "score", "num"),
+    ("Rating", "rating", "num"),
+    ("Status", "status", ""),
+    ("Website", None, ""),
+    ("Last contacted", "contacted", ""),
+    ("Created", "created", ""),
+)
+TEXT_SORTS = {"name", "city", "status"}
+OWNER_CHOICES = (("", "Anyone"), ("me", "My leads"), ("none", "Unassigned"))
+
+
+def lead_columns(sort: str) -> list[dict]:
+    """Each column header's label, class, `aria-sort`, and the sort its link asks for: the
+    other direction on the sorted column, the column's first direction elsewhere."""
+    columns = []
+    for label, key, css in LEAD_COLUMNS:
+        column = {"label": label, "key": key, "css": css}
+        if key:
+            if sort == key:
+                column.update(sort=f"-{key}", aria_sort="ascending")
+            elif sort == f"-{key}":
+                column.update(sort=key, aria_sort="descending")
+            else:
+                column.update(sort=key if key in TEXT_SORTS else f"-{key}", aria_sort="none")
+        columns.append(column)
+    return columns
+
+
 def _lead_table_context(request: HttpRequest, filterset, *, with_count: bool = True) -> dict:
     params = filter_query(request.GET, "sort")  # no cursors, no junk
     errors = None
+    per_value = None
     if filterset.is_valid():
         qs = filterset.qs
+        per_value = filterset.qs_per_value()
     else:
         qs = Business.objects.none()
         errors = filterset.errors
@@ -55,13 +89,14 @@ def _lead_table_context(request: HttpRequest, filterset, *, with_count: bool = T
     try:
         page = lead_page(
             qs,
+            per_value=per_value,
             sort=sort,
             after=request.GET.get("after"),
             before=request.GET.get("before"),
             with_count=with_count,
         )
     except BadCursor as exc:
-        page = lead_page(qs, sort=sort, with_count=with_count)
+        page = lead_page(qs, per_value=per_value, sort=sort, with_count=with_count)
         errors = {"page": [str(exc)]}
     params["sort"] = page.sort
     page_no = request.GET.get("p", "1")
@@ -74,8 +109,7 @@ def _lead_table_context(request: HttpRequest, filterset, *, with_count: bool = T
         "page_no": page_no,
         "filter_errors": errors,
         "querystring": params.urlencode(),
-        # Another app's action: linked only once that app serves it.
-        "generate_url": url_or_none("sites:generate"),
+        "columns": lead_columns(page.sort),
     }
 
 
@@ -90,15 +124,12 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     # lazy crm:lead-count request so a broad filter never slows the table.
     context = _lead_table_context(request, filterset, with_count=not fragment)
     if fragment:
-        # The fragment renders without the context processors (they query the database)
-        # so the whole htmx request is session + user + one query for rows and count.
-        context["csrf_token"] = get_token(request)
-        template = loader.get_template("crm/lead_list.html#lead-table")
-        return HttpResponse(template.render(context))
+        return render(request, "crm/lead_list.html#lead-table", context)
     lookups = sidebar_lookups()
     context.update(
         form=filterset.form,
-        lookups=lookups,
+        owner_choices=[*OWNER_CHOICES, *lookups["staff"]],
+        campaign_choices=lookups["campaigns"],
         saved_views=lookups["saved_views"],
         assign_choices=[("", "— nobody —"), *lookups["staff"]],
         can_edit=can_edit(request.user),
@@ -151,7 +182,7 @@ def leads_selected(request: HttpRequest, data: QueryDict) -> QuerySet:
 
 def _bulk_done(request: HttpRequest, text: str, level=messages.SUCCESS) -> HttpResponse:
     messages.add_message(request, level, text)
-    target = _safe_next(request, "/admin/crm/leads/")
+    target = _safe_next(request, reverse("crm:lead-list"))
     if getattr(request, "htmx", None):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = target
@@ -216,17 +247,17 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     form = SavedViewForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Could not save the view: " + form.errors.as_text())
-        return redirect(_safe_next(request, "/admin/crm/leads/"))
+        return redirect(_safe_next(request, reverse("crm:lead-list")))
     params = filter_query(QueryDict(form.cleaned_data["params"]), "sort")
     filterset = lead_filterset(params)
     if not filterset.is_valid():
         messages.error(request, "Could not save the view: the filter is not valid.")
-        return redirect(_safe_next(request, "/admin/crm/leads/"))
+        return redirect(_safe_next(request, reverse("crm:lead-list")))
     view = saved_view_save(
         name=form.cleaned_data["name"], params=params.urlencode(), actor=request.user
     )
     messages.success(request, f"Saved view “{view.name}”.")
-    return redirect(f"/admin/crm/leads/?{view.params}")
+    return redirect(f"{reverse('crm:lead-list')}?{view.params}")
 
 
 @editor_required
@@ -235,7 +266,7 @@ def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
     view = get_object_or_404(SavedView, pk=pk)
     writes.saved_view_delete(view=view)
     messages.success(request, f"Deleted view “{view.name}”.")
-    return redirect(_safe_next(request, "/admin/crm/leads/"))
+    return redirect(_safe_next(request, reverse("crm:lead-list")))
 
 
 # --- CSV export -----------------------------------------------------------------------------

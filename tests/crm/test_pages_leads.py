@@ -90,19 +90,25 @@ def test_htmx_filter_change_returns_only_the_table_fragment(staff_client):
     assert row_ids(full) == row_ids(response)
 
 
+# The htmx fragment: session, user, rows; on PostgreSQL also the filter's plan (EXPLAIN: the
+# planner's estimate of the matches) and, when it expects few (always, on test data), the
+# rows' plan, to read the matches first when a walk down a sort index would read every lead.
+FRAGMENT_QUERIES = 3 + 2 * (connection.vendor == "postgresql")
+
+
 @pytest.mark.django_db
-def test_the_table_fragment_takes_at_most_three_queries(
+def test_the_table_fragment_takes_at_most_three_queries_and_two_plans(
     staff_client, django_assert_max_num_queries
 ):
     make_leads(60)
     url = "/admin/crm/leads/?city=Austin&min_score=0&sort=-score"
     headers = {"HX-Request": "true", "HX-Target": "lead-table"}
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(FRAGMENT_QUERIES):
         response = staff_client.get(url, headers=headers)
     assert len(row_ids(response)) == 30
     next_url = re.search(rb'rel="next" href="([^"]+)"', response.content)
     assert next_url is None  # 30 rows fit on one page
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(FRAGMENT_QUERIES):
         response = staff_client.get("/admin/crm/leads/", headers=headers)
     assert len(row_ids(response)) == PAGE_SIZE
 
@@ -319,7 +325,7 @@ def test_the_fragment_defers_its_total_to_a_lazy_count_request(
 
     make_leads(PAGE_SIZE + 1)
     headers = {"HX-Request": "true", "HX-Target": "lead-table"}
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(FRAGMENT_QUERIES):
         response = staff_client.get("/admin/crm/leads/?state=TX", headers=headers)
     body = response.content.decode()
     assert 'hx-get="/admin/crm/leads/count/?state=TX' in body

@@ -28,8 +28,8 @@ def test_only_index_only_scans_count_as_index_only():
     ("found", "inline"),
     [
         (None, True),  # SQLite: no estimate, small databases
-        ((INDEX_COUNT_MAX, True), True),  # a small index-only count is cheap
-        ((5_000, True), False),  # thousands of index entries: counted lazily
+        ((INDEX_COUNT_MAX, True), True),  # up to the cap, an index-only count rides along
+        ((INDEX_COUNT_MAX + 1, True), False),  # beyond: the estimate, the count lazily
         ((5_000, False), False),  # thousands of heap rows: counted lazily
         ((HEAP_COUNT_MAX, False), True),
         ((HEAP_COUNT_MAX + 1, False), False),

@@ -25,7 +25,8 @@ class Table:
 
     def __init__(self, model: type[models.Model], start_id: int):
         self.model = model
-        self.fields = list(model._meta.concrete_fields)
+        # Generated columns (Business.has_email) are the database's to write.
+        self.fields = [f for f in model._meta.concrete_fields if not f.generated]
         self.names = [f.attname for f in self.fields]
         self.json_at = [i for i, f in enumerate(self.fields) if isinstance(f, models.JSONField)]
         self.defaults = {f.attname: f.get_default() for f in self.fields if not f.primary_key}
