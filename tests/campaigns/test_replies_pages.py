@@ -82,13 +82,13 @@ def _twilio(settings):
 
 
 def test_unread_replies_are_counted_in_the_nav_listed_newest_first_and_marked_read(
-    client, staff_user
+    client, sales_user
 ):
     business = lead()
     sent_message(business, channel=Channel.SMS, provider_id="SMout")
     _sms_reply(client, business, "first answer", "SMin1")
     _sms_reply(client, business, "second answer", "SMin2")
-    client.force_login(staff_user)
+    client.force_login(sales_user)
     page = client.get("/admin/crm/replies/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -103,22 +103,35 @@ def test_unread_replies_are_counted_in_the_nav_listed_newest_first_and_marked_re
     assert "No unread replies." in html
 
 
-def test_marking_read_only_touches_the_replies_that_were_shown(client, staff_user):
+def test_marking_read_only_touches_the_replies_that_were_shown(client, sales_user):
     business = lead()
     _sms_reply(client, business, "seen", "SMin1")
-    client.force_login(staff_user)
+    client.force_login(sales_user)
     seen = Message.objects.get(provider_message_id="SMin1")
     _sms_reply(client, business, "arrived later", "SMin2")
     client.post("/admin/crm/replies/read/", {"ids": [seen.pk]})
     assert Message.objects.get(provider_message_id="SMin2").read_at is None
 
 
-def test_the_replies_list_is_for_staff_and_marking_read_needs_post_and_csrf(client, staff_user):
+def test_the_replies_list_is_for_staff_and_marking_read_needs_post_and_csrf(client, sales_user):
     assert client.get("/admin/crm/replies/").status_code == 302  # to the login page
     strict = Client(enforce_csrf_checks=True)
-    strict.force_login(staff_user)
+    strict.force_login(sales_user)
     assert strict.post("/admin/crm/replies/read/", {"ids": [1]}).status_code == 403
     assert strict.get("/admin/crm/replies/read/").status_code == 405
+
+
+def test_a_viewer_reads_replies_but_cannot_mark_them_read(client, viewer_user):
+    business = lead()
+    _sms_reply(client, business, "still unread", "SMin1")
+    client.force_login(viewer_user)
+    page = client.get("/admin/crm/replies/")
+    assert page.status_code == 200 and "still unread" in page.content.decode()
+    assert "Mark read" not in page.content.decode()  # no button that would only be refused
+    reply = Message.objects.get(provider_message_id="SMin1")
+    assert client.post("/admin/crm/replies/read/", {"ids": [reply.pk]}).status_code == 403
+    reply.refresh_from_db()
+    assert reply.read_at is None
 
 
 # --- staff SMS answer -------------------------------------------------------------------------

@@ -165,12 +165,11 @@ def test_every_api_endpoint_refuses_anonymous_and_non_staff(world, nonstaff, who
 
 
 # POSTs a viewer may make: reads that take a body (audience previews, the campaign list,
-# which ignores the method, the CSV export the lead table's bulk form posts) and marking
-# replies read (reading state, no lead data).
+# which ignores the method, the CSV export the lead table's bulk form posts). Marking
+# replies read is a sales action.
 VIEWER_POST_OK = (
     "/admin/crm/campaigns/",
     "/admin/crm/leads/export.csv",
-    "/admin/crm/replies/read/",
     "/crm/campaigns/preview",
 )
 
