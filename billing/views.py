@@ -63,6 +63,7 @@ from crm.models import ProviderEventStatus
 from crm.periods import period_from_params
 from crm.permissions import can_admin, is_staff, staff_required, superuser_required
 from sites.models import Site
+from sites.orphans import site_business_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ def purchase(request: HttpRequest, slug: str) -> HttpResponse:
             {"site": site, "problem": "Too many attempts. Please wait a while and try again."},
             status=429,
         )
+    # An orphan preview gets its lead first (link_orphan_sites' code), then is bought as usual.
+    site = site_business_ensure(site=site)
     message = message_from_request(request, site.business_id) if site.business_id else None
     success = reverse("billing:checkout-success", args=[slug])
     cancel = reverse("billing:checkout-cancel", args=[slug])

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from campaigns.models import Campaign, Message, Suppression
+from campaigns.models import Campaign, LinkHit, Message, Suppression
 from crm.admin import SidebarListed
 
 
@@ -25,3 +25,12 @@ class SuppressionAdmin(admin.ModelAdmin):
     list_display = ("kind", "value", "reason", "source", "at")
     list_filter = ("kind", "reason")
     search_fields = ("value",)
+
+
+@admin.register(LinkHit)
+class LinkHitAdmin(admin.ModelAdmin):
+    list_display = ("message", "at", "counted", "reason", "user_agent")
+    list_filter = ("counted", "reason")
+    raw_id_fields = ("message",)
+    readonly_fields = ("message", "at", "counted", "reason", "user_agent")
+    show_full_result_count = False

@@ -37,6 +37,7 @@ ChannelEnum = StrEnum("ChannelEnum", {v: v for v in Channel.values})
 CampaignStatusEnum = StrEnum("CampaignStatusEnum", {v: v for v in CampaignStatus.values})
 LeadId = Annotated[int, Field(ge=1, le=MAX_ID)]
 ERRORS = {400: MessageOut, 422: ValidationErrorOut}
+# The words that mean "start now" (the seed's own start body says "immediate").
 
 
 class FollowupIn(InSchema):
@@ -57,12 +58,19 @@ class AudienceIn(InSchema):
     )
     subject: str | None = Field(None, pattern=NO_NUL, max_length=300)
     body: str | None = Field(None, pattern=NO_NUL, max_length=5000)
+    override_cooldown: bool = Field(
+        False,
+        description="Pitch leads inside their contact cooldown or held by another campaign "
+        "anyway (the contact policy); recorded on the campaign with who asked",
+    )
 
 
 class StartIn(AudienceIn):
     name: str = Field(..., min_length=1, max_length=200, pattern=NO_NUL)
-    schedule: Literal["now"] | datetime | None = Field(
-        None, description='"now" (default) or an ISO 8601 date-time (naive: the server\'s zone)'
+    schedule: Literal["now", "immediate"] | datetime | None = Field(
+        None,
+        description='"now" or "immediate" (the default: start now) or an ISO 8601 date-time'
+        " (naive: the server's zone)",
     )
     send_rate_per_minute: int = Field(30, ge=1, le=1000)
     daily_cap: int = Field(1000, ge=1, le=100_000)
@@ -73,6 +81,7 @@ class ExclusionOut(Schema):
     reason: str
     label: str
     count: int
+    campaign: int | None = Field(None, description="The other campaign holding these leads")
 
 
 class AudienceLeadOut(Schema):
@@ -93,6 +102,9 @@ class PreviewOut(Schema):
     matched: int
     excluded_total: int
     excluded: list[ExclusionOut]
+    sites_to_generate: int = Field(
+        0, description="Recipients whose preview site is generated before their pitch goes"
+    )
     sample: list[AudienceLeadOut]
     rendered: RenderedOut | None
 
@@ -205,12 +217,16 @@ def _campaign_out(campaign: Campaign, measured: metrics.CampaignMetrics | None =
 def preview(request: HttpRequest, payload: AudienceIn) -> dict:
     channel = _channel(payload.channel)
     _check_templates(subject=payload.subject, body=payload.body)
+    subject = payload.subject if payload.subject is not None else DEFAULT_SUBJECT
+    body = payload.body if payload.body is not None else DEFAULT_BODY
     try:
         result = audience_preview(
             channel=channel,
             audience_query="" if payload.ids else audience_query_from(_filters(payload)),
             audience_ids=payload.ids,
             user=request.auth,
+            templates=(subject, body),
+            override=payload.override_cooldown,
         )
     except AudienceError as exc:
         raise _audience_error(exc) from None
@@ -221,12 +237,7 @@ def preview(request: HttpRequest, payload: AudienceIn) -> dict:
 
         lead = result.sample[0]
         probe = Message(business=lead, channel=channel, token="preview", site=site_for(lead))  # noqa: S106
-        r = render_message(
-            probe,
-            subject=payload.subject if payload.subject is not None else DEFAULT_SUBJECT,
-            body=payload.body if payload.body is not None else DEFAULT_BODY,
-            first_sms=True,
-        )
+        r = render_message(probe, subject=subject, body=body, first_sms=True)
         rendered = {"subject": r.subject, "body": r.body}
     return {
         "channel": channel,
@@ -234,6 +245,7 @@ def preview(request: HttpRequest, payload: AudienceIn) -> dict:
         "matched": result.total,
         "excluded_total": result.excluded_total,
         "excluded": result.excluded_rows(),
+        "sites_to_generate": result.sites_to_generate,
         "sample": [
             {"id": b.pk, "name": b.name, "city": b.city, "category": b.category}
             for b in result.sample
@@ -298,6 +310,7 @@ def start(request: HttpRequest, payload: StartIn):
         followups=[f.dict() for f in payload.followups],
         created_by=request.auth,
         idempotency_key=key,
+        override_cooldown=payload.override_cooldown,
     )
     if campaign.status == CampaignStatus.DRAFT:
         campaign = services.campaign_start(campaign=campaign)

@@ -41,6 +41,13 @@ class CampaignForm(forms.Form):
         min_value=1, max_value=1000, initial=30, label="Messages per minute"
     )
     daily_cap = forms.IntegerField(min_value=1, max_value=100_000, initial=1000, label="Daily cap")
+    override_cooldown = forms.BooleanField(
+        required=False,
+        label="Pitch leads in their contact cooldown anyway",
+        help_text="Leads pitched by another campaign (or contacted) in the last "
+        "CONTACT_COOLDOWN_DAYS are left out unless you tick this; the campaign records that "
+        "you did.",
+    )
     followup_after_days = forms.IntegerField(
         required=False, min_value=1, max_value=60, label="Follow-up after (days)"
     )

@@ -2,8 +2,13 @@
 
 Send side (at most once per message, django-q2 being at-least-once):
     queued → sending (claimed by one worker, compare-and-set) → sent | failed
-    queued → cancelled (lead unsubscribed / purchased, campaign cancelled)
-A message stuck in `sending` (the worker died mid-send) is never re-sent automatically.
+    queued → cancelled (lead unsubscribed / purchased, campaign cancelled, contact policy,
+             its preview site could not be generated, an empty merge field)
+    sending → unknown (claimed longer ago than MESSAGE_SENDING_TIMEOUT: its worker died
+             mid-send, the provider may or may not have it) → queued only when staff ask
+A queued message may wait for its preview site (`waiting_for`); `dispatched_at` says when a
+worker was last handed it. A message in `sending` or `unknown` is never re-sent
+automatically.
 
 Provider side (events may arrive twice and in any order): timestamps keep the earliest
 provider time, counters count distinct events (the inbox dedupes deliveries), and the
@@ -14,13 +19,13 @@ provider side's whether the message exists.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from campaigns import sql
-from campaigns.models import Direction, Message, MessageStatus
+from campaigns.models import Direction, Message, MessageStatus, WaitingFor
 from crm.memo import forget
 from crm.models import Business
 
@@ -52,6 +57,10 @@ SEND_MOVES: dict[str, tuple[tuple[str, ...], str]] = {
     "mark_sent": ((MS.SENDING,), MS.SENT),
     "send_failed": ((MS.QUEUED, MS.SENDING), MS.FAILED),
     "cancel": ((MS.QUEUED,), MS.CANCELLED),
+    # Claimed longer than MESSAGE_SENDING_TIMEOUT ago: its worker died mid-send.
+    "mark_unknown": ((MS.SENDING,), MS.UNKNOWN),
+    # Only when staff ask ("resend these N").
+    "requeue_unknown": ((MS.UNKNOWN,), MS.QUEUED),
 }
 
 
@@ -74,6 +83,91 @@ def message_claim_for_sending(*, message: Message | int) -> bool:
             status=to, sending_started_at=now
         )
     )
+
+
+def messages_hand_out(*, ids: list[int], at: datetime) -> int:
+    """Stamp these queued messages as handed to a worker now (their lease starts)."""
+    return Message.objects.filter(pk__in=ids, status=MS.QUEUED).update(dispatched_at=at)
+
+
+def message_defer(*, message: Message | int, until: datetime) -> bool:
+    """A queued message may not go before `until` (SMS quiet hours): the dispatcher hands it
+    out again then."""
+    return bool(
+        Message.objects.filter(pk=_pk(message), status=MS.QUEUED).update(
+            send_after=until, dispatched_at=None
+        )
+    )
+
+
+def message_wait_for_site(*, message: Message | int) -> bool:
+    """A queued pitch that links a preview site its lead does not have yet: it waits."""
+    return bool(
+        Message.objects.filter(pk=_pk(message), status=MS.QUEUED).update(
+            waiting_for=WaitingFor.SITE, dispatched_at=None
+        )
+    )
+
+
+def messages_site_ready(*, business_id: int, site_id: int) -> list[int]:
+    """The lead's site exists now: its waiting messages link it and may go. Returns them."""
+    waiting = Message.objects.filter(
+        business_id=business_id, status=MS.QUEUED, waiting_for=WaitingFor.SITE
+    )
+    ids = list(waiting.values_list("pk", flat=True))
+    waiting.filter(pk__in=ids).update(
+        site_id=site_id, waiting_for=WaitingFor.NOTHING, dispatched_at=None
+    )
+    return ids
+
+
+def messages_site_failed(*, business_id: int, reason: str) -> int:
+    """The lead's site could not be generated: its waiting pitches are skipped, with why."""
+    return messages_cancel_queued(
+        reason=reason, business_id=business_id, waiting_for=WaitingFor.SITE
+    )
+
+
+def messages_mark_unknown(
+    *, claimed_before: datetime, campaign_id: int | None = None
+) -> dict[int | None, int]:
+    """sending → unknown for messages claimed before `claimed_before` (of one campaign, or
+    all): no task lives that long, so their worker died mid-send. Returns how many per
+    campaign id."""
+    moves_from, to = SEND_MOVES["mark_unknown"]
+    stuck = Message.objects.filter(status__in=moves_from, sending_started_at__lt=claimed_before)
+    if campaign_id is not None:
+        stuck = stuck.filter(campaign_id=campaign_id)
+    ids = list(stuck.values_list("pk", flat=True))
+    if not ids:
+        return {}
+    Message.objects.filter(pk__in=ids, status__in=moves_from).update(
+        status=to,
+        error="Outcome unknown: the worker stopped while sending it; the provider may or may "
+        "not have it. Not re-sent automatically.",
+    )
+    return dict(
+        Message.objects.filter(pk__in=ids, status=to)
+        .order_by()
+        .values_list("campaign_id")
+        .annotate(n=Count("pk"))
+        .values_list("campaign_id", "n")
+    )
+
+
+def messages_requeue_unknown(*, campaign_id: int, at: datetime, note: str) -> list[int]:
+    """unknown → queued, due now (staff chose to resend them, knowing one may arrive twice)."""
+    moves_from, to = SEND_MOVES["requeue_unknown"]
+    unknown = Message.objects.filter(campaign_id=campaign_id, status__in=moves_from)
+    ids = list(unknown.values_list("pk", flat=True))
+    unknown.filter(pk__in=ids).update(
+        status=to,
+        send_after=at,
+        dispatched_at=None,
+        sending_started_at=None,
+        error=note[:5000],
+    )
+    return ids
 
 
 def message_mark_sent(
@@ -111,7 +205,7 @@ def messages_cancel_queued(*, reason: str, **which: object) -> int:
         raise ValueError("say which messages to cancel")
     moves_from, to = SEND_MOVES["cancel"]
     return Message.objects.filter(status__in=moves_from, **which).update(
-        status=to, error=reason[:5000]
+        status=to, waiting_for=WaitingFor.NOTHING, error=reason[:5000]
     )
 
 
@@ -200,6 +294,21 @@ def message_mark_bounced(*, message: Message | int, at: datetime, reason: str = 
 def message_mark_failed(*, message: Message | int, at: datetime, reason: str = "") -> bool:
     """The provider could not deliver it (rejected, undelivered, failed)."""
     return message_track(kind="failed", message=message, at=at, reason=reason) is not None
+
+
+# A tracked link counts as a click once per message within this window.
+CLICK_WINDOW = timedelta(minutes=10)
+
+
+def message_click_window_claim(*, message: Message | int, at: datetime) -> bool:
+    """Whether a tracked-link hit at `at` opens a new click window for this message (the
+    first hit, or the first after CLICK_WINDOW). One conditional UPDATE: of simultaneous
+    hits exactly one wins."""
+    return bool(
+        Message.objects.filter(pk=_pk(message))
+        .filter(Q(click_counted_at__isnull=True) | Q(click_counted_at__lte=at - CLICK_WINDOW))
+        .update(click_counted_at=at)
+    )
 
 
 def message_mark_replied(*, message: Message | int, at: datetime) -> bool:

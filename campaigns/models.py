@@ -41,8 +41,16 @@ class Campaign(models.Model):
     # Follow-up steps: [{"after_days": 3, "subject": "…", "body": "…"}, …] (step 2, 3, …),
     # sent to leads that neither replied nor clicked.
     followups = models.JSONField(default=list, blank=True)
-    # Messages due up to this time have been handed to workers (campaigns.tasks).
-    dispatched_until = models.DateTimeField(null=True, blank=True)
+    # Staff chose to pitch leads inside their contact cooldown anyway (campaigns.policy):
+    # who and when, shown on the campaign page.
+    cooldown_overridden_at = models.DateTimeField(null=True, blank=True)
+    cooldown_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -66,12 +74,20 @@ class Direction(models.TextChoices):
 class MessageStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENDING = "sending", "Sending"
+    # Its worker died mid-send: the provider may or may not have it. Never re-sent
+    # automatically; staff may resend (campaigns.services.campaign_resend_unknown).
+    UNKNOWN = "unknown", "Unknown outcome"
     SENT = "sent", "Sent"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
     BOUNCED = "bounced", "Bounced"
     CANCELLED = "cancelled", "Cancelled"
     RECEIVED = "received", "Received"
+
+
+class WaitingFor(models.TextChoices):
+    NOTHING = "", "Nothing"
+    SITE = "site", "Its preview site"
 
 
 class Message(models.Model):
@@ -104,6 +120,19 @@ class Message(models.Model):
     # Random per-message token carried by tracked links (preview visits count as clicks).
     token = models.CharField(max_length=32, null=True, blank=True, unique=True)
     send_after = models.DateTimeField(null=True, blank=True)
+    # A queued message that may not go yet: its pitch links a preview site being generated.
+    # (A database default too: raw INSERTs of messages (bench anchors, bulk loads) need none.)
+    waiting_for = models.CharField(
+        max_length=10,
+        choices=WaitingFor.choices,
+        blank=True,
+        default=WaitingFor.NOTHING,
+        db_default=WaitingFor.NOTHING,
+    )
+    # When a worker was last handed this queued message (to send it, or to generate its
+    # site). A hand-out older than MESSAGE_SENDING_TIMEOUT has lapsed (its task died or
+    # was lost) and the message is handed out again.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -116,6 +145,9 @@ class Message(models.Model):
     bounced_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # The last tracked-link hit that counted as a click: one per CLICK_WINDOW (a flood of
+    # hits is recorded as LinkHit rows and counts once).
+    click_counted_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -141,6 +173,29 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.direction} to {self.to_address}"
+
+
+class LinkHit(models.Model):
+    """One request to a message's tracked link (/c/<token>/), counted as a click or not."""
+
+    class Reason(models.TextChoices):
+        CLICK = "click", "Counted as a click"
+        REPEAT = "repeat", "Repeat within the click window"
+        BOT = "bot", "Bot or link checker"
+        STAFF = "staff", "Staff user"
+        HEAD = "head", "HEAD request"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="link_hits")
+    at = models.DateTimeField(default=timezone.now)
+    counted = models.BooleanField(default=False)
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["message", "-at"], name="linkhit_message")]
+
+    def __str__(self) -> str:
+        return f"hit on message {self.message_id} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class SuppressionKind(models.TextChoices):

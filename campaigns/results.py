@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from campaigns.metrics import NAMES, CampaignMetrics, campaign_metrics, campaign_metrics_one
-from campaigns.models import Campaign, Message, MessageStatus
+from campaigns.models import Campaign, Message, MessageStatus, WaitingFor
 from crm.formatting import format_money
 
 MS = MessageStatus
@@ -40,6 +40,10 @@ def campaign_results(campaign: Campaign, metrics: CampaignMetrics | None = None)
         "messages": messages,
         "progress": m.progress,
         "stuck_sending": messages.get(MS.SENDING, 0),
+        # Queued pitches waiting for their preview site to be generated.
+        "waiting_for_site": Message.objects.filter(
+            campaign=campaign, status=MS.QUEUED, waiting_for=WaitingFor.SITE
+        ).count(),
         "revenue": money_rows(m.revenue, key="amount_cents"),
     }
 

@@ -27,10 +27,11 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from campaigns import lifecycle
+from campaigns import lifecycle, policy
 from campaigns.models import Campaign, CampaignStatus, Channel, Message, MessageStatus
 from campaigns.sms import SmsSendError, send_sms
 from campaigns.suppression import is_suppressed
+from crm.contact import email_valid
 from crm.lifecycle import business_record_contact, lead_event_add
 from crm.models import Business, ContactStatus, EventSource, LeadEventKind
 from crm.normalize import is_digits, phone_e164
@@ -58,7 +59,9 @@ class SendRefused(Exception):
 # preview (campaigns.audience) so the page and the sender say the same thing.
 REASONS: dict[str, str] = {
     "no_email": "No email address",
+    "invalid_email": "Email address not valid",
     "no_phone": "No phone number",
+    "invalid_phone": "Phone number not valid",
     "do_not_contact": "Marked do-not-contact",
     "suppressed": "On the suppression list (email, phone or domain)",
     "email_opted_out": "Opted out of email",
@@ -66,7 +69,10 @@ REASONS: dict[str, str] = {
     "no_sms_consent": "No SMS consent recorded",
     "bounced": "Email address bounced",
     "purchased": "Already purchased",
+    "empty_city": "Empty merge field {{ city }}",
+    "empty_category": "Empty merge field {{ category }}",
     "in_campaign": "Already in this campaign",
+    "in_other_campaign": "In another campaign",
     "cooldown": "Contacted recently (cooldown)",
     "quiet_hours": "Quiet hours in the lead's time zone",
 }
@@ -80,8 +86,12 @@ def refusal_reason(business: Business, channel: str, *, marketing: bool = True) 
     if channel == Channel.EMAIL:
         if not business.email:
             return "no_email"
+        if not email_valid(business.email):
+            return "invalid_email"
     elif not business.phone:
         return "no_phone"
+    elif not business.phone_normalized:
+        return "invalid_phone"
     if business.do_not_contact_at:
         return "do_not_contact"
     if channel == Channel.EMAIL:
@@ -92,7 +102,7 @@ def refusal_reason(business: Business, channel: str, *, marketing: bool = True) 
         if business.email_bounced_at:
             return "bounced"
     else:
-        if is_suppressed(phone=business.phone_normalized or business.phone):
+        if is_suppressed(phone=business.phone_normalized):
             return "suppressed"
         if business.sms_opt_out_at:
             return "sms_opted_out"
@@ -244,6 +254,11 @@ MERGE_FIELDS: dict[str, str] = {
 _FIELD = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 
+def template_fields(*texts: str) -> set[str]:
+    """The merge fields these templates use."""
+    return {name for text in texts for name in _FIELD.findall(text or "")}
+
+
 def template_errors(text: str) -> list[str]:
     """Unknown merge fields in a subject/body template (shown by the builder form)."""
     unknown = sorted({name for name in _FIELD.findall(text or "") if name not in MERGE_FIELDS})
@@ -270,7 +285,8 @@ def merge_context(message: Message) -> dict[str, str]:
         "business_name": business.name,
         "city": business.city,
         "category": business.category,
-        "preview_url": tracked_url(message) if message.site_id else "",
+        # An unsaved probe (the builder's sample, a test send) shows the link as it will be.
+        "preview_url": tracked_url(message) if message.site_id or message.pk is None else "",
         "unsubscribe_url": unsubscribe_url(business, message.channel),
         "sender_address": settings.SENDER_POSTAL_ADDRESS,
     }
@@ -369,15 +385,22 @@ def _send_sms(message: Message, rendered: Rendered) -> str:
 
 def message_send(*, message: Message | int, connection=None, now: datetime | None = None) -> str:
     """Send one queued message. Returns what happened: sent, failed, cancelled, deferred,
-    waiting (campaign not sending), or skipped (not queued: someone else has it).
+    waiting (campaign not sending), waiting_site (its preview site is being generated), or
+    skipped (not queued: someone else has it).
 
-    Never raises for a provider error: it is recorded on the Message and the caller goes on.
+    Before the provider call, in this order: the lead's own refusals (opt-outs,
+    suppression, consent…), SMS quiet hours, the preview site a `{{ preview_url }}` pitch
+    needs (generated first when missing), no merge field rendering empty, and — under the
+    lead's row lock, together with the claim queued → sending — the contact policy
+    (campaigns.policy). Never raises for a provider error: it is recorded on the Message.
     """
     now = now or timezone.now()
     pk = message.pk if isinstance(message, Message) else int(message)
     msg = Message.objects.select_related("business", "campaign").filter(pk=pk).first()
     if msg is None or msg.status != MessageStatus.QUEUED:
         return "skipped"
+    if msg.waiting_for:
+        return "waiting_site"
     campaign: Campaign | None = msg.campaign
     if campaign is not None and campaign.status != CampaignStatus.SENDING:
         return "waiting"
@@ -387,14 +410,37 @@ def message_send(*, message: Message | int, connection=None, now: datetime | Non
         lifecycle.message_cancel(message=msg, reason=REASONS[reason])
         return "cancelled"
     if msg.channel == Channel.SMS and (until := sms_quiet_until(business, now)):
-        Message.objects.filter(pk=pk, status=MessageStatus.QUEUED).update(send_after=until)
+        lifecycle.message_defer(message=pk, until=until)
         return "deferred"
-    if not lifecycle.message_claim_for_sending(message=msg):
-        return "skipped"
-
     subject, body = msg.subject, msg.body
     if campaign is not None:
         subject, body = campaign_step_templates(campaign, msg.step)
+    fields = template_fields(subject, body)
+    if "preview_url" in fields and msg.site_id is None:
+        site = site_for(business)
+        if site is None:
+            # Never a pitch with an empty link: it waits, and its chunk hands it to the site
+            # generator when it ends (campaigns.services.campaign_settle).
+            lifecycle.message_wait_for_site(message=pk)
+            return "waiting_site"
+        Message.objects.filter(pk=pk).update(site=site)
+        msg.site = site
+    if empty := empty_merge_fields(msg, fields):
+        lifecycle.message_cancel(
+            message=msg, reason="Empty merge field " + ", ".join(f"{{{{ {f} }}}}" for f in empty)
+        )
+        return "cancelled"
+    with transaction.atomic():
+        # The lead's row lock makes the policy check and the claim one step: two workers
+        # claiming pitches of two campaigns for this lead see each other's claim.
+        Business.objects.select_for_update().filter(pk=business.pk).values_list("pk").first()
+        refusal = policy.pitch_refusal(message=msg, now=now)
+        if refusal:
+            lifecycle.message_cancel(message=msg, reason=refusal[1])
+            return "cancelled"
+        if not lifecycle.message_claim_for_sending(message=msg):
+            return "skipped"
+
     try:
         rendered = render_message(
             msg,
@@ -461,6 +507,12 @@ def message_sent_event(message: Message, rendered: Rendered, *, at: datetime) ->
         "actor": None,
         "data": {"campaign": message.campaign_id, "step": message.step},
     }
+
+
+def empty_merge_fields(message: Message, fields: set[str]) -> list[str]:
+    """The merge fields among `fields` that would render empty for this message."""
+    context = merge_context(message)
+    return sorted(name for name in fields if name in context and not context[name].strip())
 
 
 def campaign_step_templates(campaign: Campaign, step: int) -> tuple[str, str]:

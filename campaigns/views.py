@@ -60,9 +60,18 @@ def _preview_context(request: HttpRequest, params) -> dict:
     if channel not in Channel.values:
         channel = Channel.EMAIL
     query, ids = _audience_from(params)
+    templates = tuple(
+        params.get(name, "") or ""
+        for name in ("subject_template", "body_template", "followup_subject", "followup_body")
+    )
     try:
         preview = audience_preview(
-            channel=channel, audience_query=query, audience_ids=ids, user=request.user
+            channel=channel,
+            audience_query=query,
+            audience_ids=ids,
+            user=request.user,
+            templates=templates,
+            override=params.get("override_cooldown") in ("on", "1", "true"),
         )
     except AudienceError as exc:
         return {"preview_errors": exc.errors, "channel": channel}
@@ -131,12 +140,14 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
                 "send_rate_per_minute": data["send_rate_per_minute"],
                 "daily_cap": data["daily_cap"],
                 "followups": form.followups(),
+                "override_cooldown": data["override_cooldown"],
             }
             if action == "test":
                 # Nothing is saved: the builder comes back with its fields as they were.
+                unsaved = {k: v for k, v in fields.items() if k != "override_cooldown"}
                 try:
                     where = services.campaign_send_test(
-                        campaign=Campaign(**fields), user=request.user
+                        campaign=Campaign(**unsaved), user=request.user
                     )
                     flash.success(request, f"Test sent to {where}. Nothing was saved.")
                 except services.CampaignError as exc:
@@ -257,12 +268,35 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         done = services.campaign_resume(campaign=campaign)
     elif action == "cancel":
         done = services.campaign_cancel(campaign=campaign)
+    elif action == "resend-unknown":
+        return _resend_unknown(request, campaign)
     else:
         return HttpResponseBadRequest("unknown action")
     if done:
         flash.success(request, f"Campaign {action}: done.")
     else:
         flash.error(request, f"Cannot {action} a campaign that is {campaign.get_status_display()}.")
+    return _to_detail(request, pk)
+
+
+def _resend_unknown(request: HttpRequest, campaign: Campaign) -> HttpResponse:
+    """ "Resend these N": the messages of unknown outcome are queued again (staff decide that
+    a possible second copy is better than none)."""
+    try:
+        n = services.campaign_resend_unknown(campaign=campaign, actor=request.user)
+    except services.CampaignError as exc:
+        flash.error(request, str(exc))
+    else:
+        if n:
+            flash.success(
+                request, f"{n} message{'s' if n != 1 else ''} of unknown outcome queued again."
+            )
+        else:
+            flash.error(request, "No message of unknown outcome to resend.")
+    return _to_detail(request, campaign.pk)
+
+
+def _to_detail(request: HttpRequest, pk: int) -> HttpResponse:
     url = reverse("campaigns:campaign-detail", args=[pk])
     if request.htmx:
         response = HttpResponse(status=204)

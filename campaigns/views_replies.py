@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from campaigns import lifecycle as msg
-from campaigns.models import Direction, Message
+from campaigns.models import Direction, LinkHit, Message
 from campaigns.replies import lead_replies_mark_read, reply_answer_send, sms_reply_send
 from campaigns.sending import SendRefused
 from campaigns.sms import SmsSendError
@@ -51,9 +51,21 @@ def _click_target(message: Message) -> Site | None:
     )
 
 
+def _hit_reason(request: HttpRequest) -> str | None:
+    """Why this hit can never be a click (None: it may be one)."""
+    if request.method != "GET":
+        return LinkHit.Reason.HEAD
+    if is_bot(request):
+        return LinkHit.Reason.BOT
+    if is_staff(request.user):
+        return LinkHit.Reason.STAFF
+    return None
+
+
 @require_safe  # GET and HEAD; a HEAD (link checkers) never counts
 def track_click(request: HttpRequest, token: str) -> HttpResponse:
-    """A tracked link from a message: count the click, then show the preview site."""
+    """A tracked link from a message: record the hit, count it as a click when it opens a
+    new click window (lifecycle.CLICK_WINDOW), then show the preview site."""
     message = (
         Message.objects.select_related("site")
         .filter(token=token, direction=Direction.OUTBOUND)
@@ -64,10 +76,18 @@ def track_click(request: HttpRequest, token: str) -> HttpResponse:
     site = _click_target(message)
     if site is None:
         raise Http404("no preview site for this link")
-    counts = request.method == "GET" and not is_bot(request) and not is_staff(request.user)
-    if counts:
-        at = timezone.now()
-        with transaction.atomic():
+    at = timezone.now()
+    reason = _hit_reason(request)
+    with transaction.atomic():
+        counted = reason is None and msg.message_click_window_claim(message=message, at=at)
+        LinkHit.objects.create(
+            message=message,
+            at=at,
+            counted=counted,
+            reason=LinkHit.Reason.CLICK if counted else (reason or LinkHit.Reason.REPEAT),
+            user_agent=request.headers.get("User-Agent", "")[:300],
+        )
+        if counted:
             msg.message_mark_clicked(message=message, at=at)
             lead_event_add(
                 business=message.business_id,

@@ -13,6 +13,7 @@ import csv
 import gc
 import io
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,16 +63,114 @@ class _Rollback(Exception):
 # ---------------------------------------------------------------- reading and detection
 
 
-def read_text(path: str | Path) -> str:
-    """The file's text: UTF-8 (with or without BOM), else Latin-1."""
+# Cells may be big (a scraped "about" text); the csv module's own limit (128 KiB) would make
+# one such cell, even in a column nobody reads, fail the whole file.
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+# A raw cell longer than this is not kept in ImportRecord.raw (its length is, instead).
+RAW_CELL_MAX = 2_000
+# Encodings a tie between equally plausible candidates is settled for, in this order: what
+# spreadsheet programs in the Americas export ("Save as CSV" in Excel on Windows).
+PREFERRED_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
+# Python's "surrogateescape" error handler keeps each undecodable byte as one of these.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+@dataclass
+class Decoded:
+    text: str
+    encoding: str  # "utf-8", or the detected one ("cp1252", …)
+    detected: bool = False  # the encoding was guessed from the bytes
+
+
+def decode_file(path: str | Path) -> Decoded:
+    """The file's text, read honestly:
+
+    - UTF-8 (with or without BOM) when it is;
+    - a UTF-8 file with a few undecodable rows stays UTF-8: each bad byte is kept as a
+      surrogate escape, and the rows holding one are reported bad (`undecodable`), never
+      re-read in another encoding (that would rename every good "Café" to "CafÃ©");
+    - a file that is plainly another encoding throughout (no line with non-ASCII text
+      decodes as UTF-8 more often than one fails) is decoded with the encoding
+      charset-normalizer detects, and the report names it."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise ImportFailed(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        return raw.decode("utf-8-sig")
+        return Decoded(raw.decode("utf-8-sig"), "utf-8")
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        pass
+    if _mostly_utf8(raw):
+        return Decoded(raw.decode("utf-8-sig", errors="surrogateescape"), "utf-8")
+    return _detected(raw)
+
+
+def _mostly_utf8(raw: bytes) -> bool:
+    good = bad = 0
+    for line in raw.splitlines():
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            good += 1
+        except UnicodeDecodeError:
+            bad += 1
+    return good > 0 and good >= bad
+
+
+def _detected(raw: bytes) -> Decoded:
+    from charset_normalizer import from_bytes
+
+    matches = from_bytes(raw)
+    best = matches.best()
+    if best is None:
+        raise ImportFailed("the file is neither UTF-8 nor text in an encoding we can detect")
+    # Short files often leave several code pages equally plausible (cp1250 and cp1252 read
+    # "Café" alike but not "Niño"): settle a tie for the usual Windows export.
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    for name in PREFERRED_ENCODINGS:
+        if any(name in m.could_be_from_charset for m in tied):
+            return Decoded(raw.decode(name), name, detected=True)
+    return Decoded(str(best), best.encoding, detected=True)
+
+
+def read_text(path: str | Path) -> str:
+    """The file's text (see decode_file)."""
+    return decode_file(path).text
+
+
+def undecodable(value: Any) -> bool:
+    """Whether a raw record holds a byte that was not valid UTF-8 (see decode_file)."""
+    if isinstance(value, str):
+        return bool(_UNDECODABLE.search(value))
+    if isinstance(value, dict):
+        return any(undecodable(k) or undecodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(undecodable(v) for v in value)
+    return False
+
+
+def _storable(value: Any) -> Any:
+    """A raw record as ImportRecord can keep it: undecodable bytes as U+FFFD, a huge cell
+    as a note of its length."""
+    if isinstance(value, str):
+        if len(value) > RAW_CELL_MAX:
+            return f"[{len(value):,} characters not kept]"
+        return _UNDECODABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
+def _has_long_cell(raw: dict) -> bool:
+    return any(isinstance(v, str) and len(v) > RAW_CELL_MAX for v in raw.values())
+
+
+def _is_blank_row(raw: dict) -> bool:
+    """A row with no value at all (",,,," in a CSV, {} in JSON): skipped, not an error."""
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in raw.values())
 
 
 def _json_records(text: str) -> tuple[Any, list[dict]]:
@@ -264,6 +363,11 @@ class Report:
     updated: int = 0
     unchanged: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    # Invalid contact values left out of otherwise good rows (crm.contact).
+    dropped: list[tuple[int, str]] = field(default_factory=list)
+    blank_rows: int = 0
+    encoding: str = "utf-8"
+    encoding_detected: bool = False
     dry_run: bool = False
     batch_id: int | None = None
 
@@ -458,7 +562,8 @@ def _collector_paused():
 
 
 def _import_file(path, fmt, dry_run, skip_bad_rows, source) -> Report:
-    text = read_text(path)
+    decoded = decode_file(path)
+    text = decoded.text
     if "\x00" in text or "\\u0000" in text:
         # PostgreSQL text cannot hold NUL: refuse the file rather than fail half-way.
         raise ImportFailed("the file contains NUL characters (binary or UTF-16?); nothing imported")
@@ -469,14 +574,30 @@ def _import_file(path, fmt, dry_run, skip_bad_rows, source) -> Report:
     rows = read_rows(text, fmt)
     mapper = MAPPERS[fmt]
     source = (source or fmt)[:40]
-    report = Report(format=fmt, rows=len(rows), dry_run=dry_run)
+    report = Report(
+        format=fmt, dry_run=dry_run, encoding=decoded.encoding, encoding_detected=decoded.detected
+    )
+    kept = []
+    for number, raw in rows:
+        if _is_blank_row(raw):
+            report.blank_rows += 1
+        else:
+            kept.append((number, raw))
+    rows = kept
+    report.rows = len(rows)
 
     prepared: list[tuple[int, dict, dict]] = []
     for number, raw in rows:
+        if undecodable(raw):
+            report.skipped.append((number, "not valid UTF-8 (an undecodable byte in the row)"))
+            continue
+        notes: list[str] = []
         try:
-            prepared.append((number, raw, business_fields(mapper(raw))))
+            prepared.append((number, raw, business_fields(mapper(raw), dropped=notes)))
         except (InvalidBusinessData, AttributeError, TypeError) as exc:
             report.skipped.append((number, str(exc)))
+            continue
+        report.dropped += [(number, note) for note in notes]
     if report.skipped and not skip_bad_rows:
         shown = "; ".join(f"row {n}: {why}" for n, why in report.skipped[:10])
         more = len(report.skipped) - 10
@@ -608,6 +729,9 @@ def _write(path, fmt, source, rows, prepared, report: Report) -> None:
 
     # Raw records, one per row, with the outcome.
     skipped = dict(report.skipped)
+    dropped: dict[int, list[str]] = {}
+    for number, note in report.dropped:
+        dropped.setdefault(number, []).append(note)
     records = []
     seen_new: set[int] = set()
     for number, raw in rows:
@@ -616,7 +740,7 @@ def _write(path, fmt, source, rows, prepared, report: Report) -> None:
                 {
                     "batch_id": batch.pk,
                     "row_number": number,
-                    "raw": raw,
+                    "raw": _storable(raw),
                     "outcome": ImportRecord.Outcome.SKIPPED,
                     "reason": skipped[number][:300],
                 }
@@ -645,9 +769,9 @@ def _write(path, fmt, source, rows, prepared, report: Report) -> None:
                 "batch_id": batch.pk,
                 "row_number": number,
                 "business_id": pk,
-                "raw": raw,
+                "raw": _storable(raw) if _has_long_cell(raw) else raw,
                 "outcome": outcome,
-                "reason": reason,
+                "reason": "; ".join(filter(None, [reason, *dropped.get(number, [])]))[:300],
             }
         )
     _insert(ImportRecord, records)
@@ -676,6 +800,7 @@ def rescore(*, only_unscored: bool = False, dry_run: bool = False) -> dict:
         "website_kind",
         "website_domain",
         "phone",
+        "phone_normalized",
         "email",
         "rating",
         "review_count",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from crm.contact import email_valid
 from crm.formatting import plural
 from crm.normalize import website_host
 
@@ -169,10 +170,12 @@ def score(
 
 
 def score_business(business) -> tuple[int, dict[str, Any]]:
+    """The lead's score as stored: a phone counts when it has its E.164 form, an email when
+    it is valid (crm.contact), so a value stored before validation never scores as known."""
     return score(
         website_kind=business.website_kind,
-        phone=business.phone,
-        email=business.email,
+        phone=business.phone_normalized,
+        email=business.email if email_valid(business.email) else "",
         rating=business.rating,
         review_count=business.review_count,
         recent_review_count=business.recent_review_count,

@@ -6,17 +6,21 @@ gmb_place_id, then normalised phone, then own-website domain, then name + city.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from crm import scoring
+from crm.contact import NO_PHONE, contact_fields, email_clean, phone_clean
 from crm.lifecycle import lead_event_add
-from crm.models import Business, EventSource, LeadEventKind, WebsiteKind
-from crm.normalize import email_normalized, name_city_key, phone_e164, website_host, website_url
+from crm.models import Business, EventSource, LeadEvent, LeadEventKind, WebsiteKind
+from crm.normalize import name_city_key, website_host, website_url
 
 # The fields a caller may pass in `data` (anything else is ignored).
 DATA_FIELDS = (
@@ -70,35 +74,77 @@ def _count(value: Any, field: str) -> int:
     return number
 
 
-def business_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """Clean scraped data into Business field values (normalised keys included)."""
-    name = str(data.get("name") or "").strip()
+# A text value longer than this is not scraped data but garbage (or an attack); the row is
+# refused. (Shorter overlong values are cut to the column's length.)
+TEXT_MAX = 10_000
+TEXT_FIELDS = (
+    "name", "email", "phone", "website", "address", "city", "state", "country",
+    "postal_code", "category", "gmb_place_id",
+)  # fmt: skip
+
+
+def _texts(data: dict[str, Any]) -> dict[str, str]:
+    """The text fields of `data` as stripped strings; a number is written out, anything
+    else (an object, a list, true/false) is an error naming the field."""
+    texts = {}
+    for name in TEXT_FIELDS:
+        value = data.get(name)
+        if value is None:
+            value = ""
+        elif isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+            raise InvalidBusinessData(f"{name} must be text, not {_json_type(value)}")
+        value = str(value).strip()
+        if len(value) > TEXT_MAX:
+            raise InvalidBusinessData(f"{name} is {len(value):,} characters long")
+        texts[name] = value
+    return texts
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__
+
+
+def business_fields(data: dict[str, Any], *, dropped: list[str] | None = None) -> dict[str, Any]:
+    """Clean scraped data into Business field values (normalised keys included).
+
+    Contact data goes through crm.contact: an invalid email or phone is dropped (never
+    stored, never scored as known), with a line appended to `dropped` when given."""
+    texts = _texts(data)
+    name = texts["name"]
     if not name:
         raise InvalidBusinessData("name is required")
-    country = str(data.get("country") or "US").strip().upper()[:2] or "US"
-    phone = str(data.get("phone") or "").strip()
-    website = website_url(str(data.get("website") or ""))
+    country = texts["country"].upper()[:2] or "US"
+    contact, problems = contact_fields(email=texts["email"], phone=texts["phone"], country=country)
+    if dropped is not None:
+        dropped.extend(problems)
+    website = website_url(texts["website"])
     kind = scoring.classify_website(website)
     fields: dict[str, Any] = {
         "name": name[:255],
-        "email": email_normalized(str(data.get("email") or ""))[:254],
-        "phone": phone[:40],
-        "phone_normalized": phone_e164(phone, country),
+        "email": contact["email"],
+        "phone": contact["phone"][:40],
+        "phone_normalized": contact["phone_normalized"],
         "website": website[:500],
         "website_domain": website_host(website) if kind == WebsiteKind.OWN else "",
         "website_kind": kind,
-        "address": str(data.get("address") or "").strip()[:500],
-        "city": str(data.get("city") or "").strip()[:120],
-        "state": str(data.get("state") or "").strip()[:80],
+        "address": texts["address"][:500],
+        "city": texts["city"][:120],
+        "state": texts["state"][:80],
         "country": country,
-        "postal_code": str(data.get("postal_code") or "").strip()[:20],
-        "category": str(data.get("category") or "").strip()[:120],
+        "postal_code": texts["postal_code"][:20],
+        "category": texts["category"][:120],
         "rating": _decimal_rating(data.get("rating")),
         "review_count": _count(data.get("review_count"), "review_count"),
         "photo_count": _count(data.get("photo_count"), "photo_count"),
         "hours": data.get("hours") or {},
         "services": data.get("services") or [],
-        "gmb_place_id": (str(data.get("gmb_place_id") or "").strip() or None),
+        "gmb_place_id": texts["gmb_place_id"][:255] or None,
     }
     recent = data.get("recent_review_count")
     fields["recent_review_count"] = None if recent in (None, "") else _count(recent, "recent")
@@ -222,3 +268,92 @@ def business_find_or_create(
         if found is None:
             raise
         return found, False
+
+
+# --- stored contact data ----------------------------------------------------------------------
+
+CLEAN_BATCH = 2000
+CLEAN_FIELDS = ("email", "phone", "phone_normalized", "qualification_score", "score_breakdown")
+
+
+@dataclass
+class ContactCleanup:
+    checked: int = 0
+    changed: int = 0
+    emails_dropped: int = 0
+    phones_dropped: int = 0
+    phones_normalised: int = 0
+    lines: list[str] = field(default_factory=list)  # one per changed lead: what and why
+
+
+def businesses_clean_contacts(*, dry_run: bool = False) -> ContactCleanup:
+    """Run every stored lead's email and phone through crm.contact (as if it entered now):
+    an invalid value is dropped, a valid phone gets its E.164 form, the score follows. One
+    timeline line per changed lead; leads already clean are not touched."""
+    summary = ContactCleanup()
+    qs = Business.objects.order_by("pk").only(
+        "pk", "email", "phone", "phone_normalized", "country", "website_kind", "rating",
+        "review_count", "recent_review_count", "photo_count", "qualification_score",
+        "score_breakdown",
+    )  # fmt: skip
+    with transaction.atomic():
+        dirty: list[Business] = []
+        events: list[LeadEvent] = []
+        for lead in qs.iterator(chunk_size=CLEAN_BATCH):
+            summary.checked += 1
+            notes = _clean_contact(lead, summary)
+            if notes:
+                summary.changed += 1
+                summary.lines.append(f"lead #{lead.pk}: {'; '.join(notes)}")
+                lead.qualification_score, lead.score_breakdown = scoring.score_business(lead)
+                dirty.append(lead)
+                events.append(
+                    LeadEvent(
+                        business_id=lead.pk,
+                        kind=LeadEventKind.UPDATED,
+                        source=EventSource.COMMAND,
+                        summary=f"Contact data cleaned: {'; '.join(notes)}"[:500],
+                        data={"cleaned": notes},
+                    )
+                )
+            if len(dirty) >= CLEAN_BATCH:
+                _clean_write(dirty, events, dry_run)
+                dirty, events = [], []
+        _clean_write(dirty, events, dry_run)
+    return summary
+
+
+def _clean_contact(lead: Business, summary: ContactCleanup) -> list[str]:
+    notes = []
+    try:
+        email = email_clean(lead.email)
+    except ValidationError as exc:
+        email = ""
+        summary.emails_dropped += 1
+        notes.append(f"email dropped: {'; '.join(exc.messages)}")
+    if email != lead.email and lead.email and email:
+        notes.append(f"email normalised to {email}")
+    lead.email = email
+    try:
+        number = phone_clean(lead.phone, lead.country or "US")
+    except ValidationError as exc:
+        number = NO_PHONE
+        summary.phones_dropped += 1
+        notes.append(f"phone dropped: {'; '.join(exc.messages)}")
+    if number.e164 and number.e164 != lead.phone_normalized:
+        summary.phones_normalised += 1
+        notes.append(f"phone normalised to {number.e164}")
+    if not number.e164 and lead.phone_normalized and not lead.phone:
+        notes.append("stale normalised phone removed")
+    lead.phone, lead.phone_normalized = number.display, number.e164
+    return notes
+
+
+def _clean_write(dirty: list[Business], events: list[LeadEvent], dry_run: bool) -> None:
+    if dry_run or not dirty:
+        return
+    now = timezone.now()
+    for lead in dirty:
+        lead.updated_at = now
+    Business.objects.bulk_update(dirty, [*CLEAN_FIELDS, "updated_at"], batch_size=CLEAN_BATCH)
+    LeadEvent.objects.bulk_create(events, batch_size=CLEAN_BATCH)

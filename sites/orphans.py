@@ -57,8 +57,11 @@ def _matched_by(fields: dict, business: Business) -> str:
     return "name + city"
 
 
-def site_link_orphan(*, site: Site, actor=None) -> OrphanOutcome:
-    """Give one orphan site its business. One transaction; skipped sites change nothing."""
+def site_link_orphan(
+    *, site: Site, actor=None, event_source: str = EventSource.COMMAND
+) -> OrphanOutcome:
+    """Give one orphan site its business. One transaction; skipped sites change nothing.
+    `event_source` says who asked (the command, or a prospect claiming the site)."""
     content = site.content if isinstance(site.content, dict) else {}
     try:
         fields = business_fields(content)
@@ -70,10 +73,7 @@ def site_link_orphan(*, site: Site, actor=None) -> OrphanOutcome:
         if created:
             try:
                 business = business_create(
-                    data=content,
-                    source=ORPHAN_SOURCE,
-                    actor=actor,
-                    event_source=EventSource.COMMAND,
+                    data=content, source=ORPHAN_SOURCE, actor=actor, event_source=event_source
                 )
             except InvalidBusinessData as exc:  # e.g. a concurrent import took the place id
                 transaction.set_rollback(True)
@@ -88,7 +88,7 @@ def site_link_orphan(*, site: Site, actor=None) -> OrphanOutcome:
         lead_event_add(
             business=business,
             kind=LeadEventKind.SITE_LINKED,
-            source=EventSource.COMMAND,
+            source=event_source,
             actor=actor,
             summary=f"Orphan site {site.slug} linked ({how})",
             data={"slug": site.slug, "created": created, "matched_by": matched_by},
@@ -103,7 +103,7 @@ def site_link_orphan(*, site: Site, actor=None) -> OrphanOutcome:
             business_advance_website(
                 business=business,
                 to=target,
-                source=EventSource.COMMAND,
+                source=event_source,
                 actor=actor,
                 data={"site": site.slug, "site_status": site.status},
                 site=site,
@@ -115,6 +115,16 @@ def site_link_orphan(*, site: Site, actor=None) -> OrphanOutcome:
         business_name=business.name,
         matched_by=matched_by,
     )
+
+
+def site_business_ensure(*, site: Site, event_source: str = EventSource.PUBLIC) -> Site:
+    """The site with its business: an orphan is linked first, exactly as link_orphan_sites
+    would link it (a prospect claiming or buying it must not wait for an operator). A site
+    whose content cannot make a lead stays an orphan."""
+    if site.business_id is None:
+        site_link_orphan(site=site, event_source=event_source)
+        site = Site.objects.select_related("business").get(pk=site.pk)
+    return site
 
 
 def sites_link_orphans(*, slugs: list[str] | None = None, actor=None) -> OrphanSummary:

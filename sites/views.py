@@ -22,6 +22,7 @@ from crm.normalize import is_digits
 from crm.permissions import editor_required, is_staff
 from sites.builder import SelectionTooLarge, site_render, sites_generate_for
 from sites.models import Site, SiteStatus
+from sites.orphans import site_business_ensure
 from sites.services import site_claim_record, site_visit_record, visit_counts
 
 
@@ -57,6 +58,9 @@ def claim(request: HttpRequest, slug: str) -> HttpResponse:
     if isinstance(site, HttpResponse):
         return site
     if visit_counts(request):
+        # A prospect (not a bot) wants this site: an orphan gets its lead now, so the
+        # claim is on its timeline and the purchase box below can be used.
+        site = site_business_ensure(site=site)
         site_claim_record(site=site)
     content = site.content if isinstance(site.content, dict) else {}
     from_email = settings.DEFAULT_FROM_EMAIL

@@ -227,6 +227,12 @@ else:
     Q_CLUSTER["orm"] = "default"
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured("Q_RETRY must be greater than Q_TIMEOUT")
+# A message claimed for sending (or a queued one handed to a worker) longer ago than this
+# has lost its worker: no task runs longer than Q_TIMEOUT. A claimed one becomes `unknown`
+# (never re-sent automatically); a handed-out queued one is handed out again.
+MESSAGE_SENDING_TIMEOUT = env_int("MESSAGE_SENDING_TIMEOUT", Q_CLUSTER["timeout"] + 60)
+if Q_CLUSTER["timeout"] >= MESSAGE_SENDING_TIMEOUT:
+    raise ImproperlyConfigured("MESSAGE_SENDING_TIMEOUT must be greater than Q_TIMEOUT")
 # The cache holds per-client rate-limit counters (the purchase button) and the staff pages'
 # read-mostly lists (crm.memo): with REDIS_URL every web process shares them; without it
 # each process keeps its own (cached lists then expire within a minute).

@@ -95,7 +95,7 @@ def test_unknown_site_is_404(client):
     assert client.post("/p/nope/purchase/").status_code == 404
 
 
-def test_orphan_site_cannot_be_bought(client, db):
+def test_an_orphan_whose_content_cannot_make_a_lead_cannot_be_bought(client, db):
     from sites.models import Site
 
     Site.objects.create(slug="orphan", html="x")

@@ -64,7 +64,7 @@ def test_preview_counts_recipients_and_exclusions(client, viewer_user, leads):
     body = response.json()
     assert body["recipients"] == 2 and body["matched"] == 3
     assert body["excluded"] == [
-        {"reason": "email_opted_out", "label": "Opted out of email", "count": 1}
+        {"reason": "email_opted_out", "label": "Opted out of email", "count": 1, "campaign": None}
     ]
     assert {lead["name"] for lead in body["sample"]} == {"Austin Plumber 0", "Austin Plumber 1"}
     assert "Austin Plumber" in body["rendered"]["subject"]
@@ -182,6 +182,36 @@ def test_a_schedule_with_a_far_offset_is_stored_in_utc(client, sales_user, leads
 
 def test_a_schedule_out_of_range_in_utc_is_422_and_changes_nothing(client, sales_user, leads):
     body = {**SEED_BODY, "schedule": "0001-01-01T00:00:00+18:25"}
+    response = client.post(
+        "/api/v1/crm/campaigns/start",
+        data=body,
+        content_type="application/json",
+        **bearer(sales_user),
+    )
+    assert response.status_code == 422
+    assert "schedule" in str(response.json()["detail"])
+    assert not Campaign.objects.exists()
+
+
+def test_the_seed_start_body_with_schedule_immediate_starts_now(
+    client, sales_user, leads, django_capture_on_commit_callbacks
+):
+    body = {**SEED_BODY, "schedule": "immediate"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/crm/campaigns/start",
+            data=body,
+            content_type="application/json",
+            **bearer(sales_user),
+        )
+    assert response.status_code == 201, response.content
+    campaign = Campaign.objects.get()
+    assert campaign.scheduled_at is None and campaign.started_at is not None
+    assert sorted(m.to[0] for m in mail.outbox) == ["p0@plumb0.com", "p1@plumb1.com"]
+
+
+def test_an_unknown_schedule_word_is_422_naming_the_field(client, sales_user, leads):
+    body = {**SEED_BODY, "schedule": "soonish"}
     response = client.post(
         "/api/v1/crm/campaigns/start",
         data=body,

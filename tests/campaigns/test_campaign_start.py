@@ -123,11 +123,14 @@ def test_start_says_how_many_recipients_it_froze_with_a_real_count(leads):
     campaign = make_campaign()
     services.campaign_start(campaign=campaign)  # the sending waits for the commit
     campaign.refresh_from_db()
-    assert campaign.status_reason == "2 recipients"
-    single = make_campaign(name="One", audience_query="", audience_ids=[leads["ok1"].pk])
+    # Neither lead has a preview site yet: the start says so.
+    assert campaign.status_reason == "2 recipients; 2 preview sites to generate first"
+    # A lead the first campaign does not hold (it holds ok1 and ok2 for the cooldown).
+    solo = lead("Solo Plumbing", email="solo@solo.com", city="Dallas")
+    single = make_campaign(name="One", audience_query="", audience_ids=[solo.pk])
     services.campaign_start(campaign=single)
     single.refresh_from_db()
-    assert single.status_reason == "1 recipient"
+    assert single.status_reason == "1 recipient; 1 preview site to generate first"
 
 
 def test_explicit_selection_is_the_audience(leads, django_capture_on_commit_callbacks):

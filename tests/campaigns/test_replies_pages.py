@@ -121,6 +121,19 @@ def test_the_replies_list_is_for_staff_and_marking_read_needs_post_and_csrf(clie
     assert strict.get("/admin/crm/replies/read/").status_code == 405
 
 
+def test_a_viewer_reads_replies_but_cannot_mark_them_read(client, viewer_user):
+    business = lead()
+    _sms_reply(client, business, "still unread", "SMin1")
+    client.force_login(viewer_user)
+    page = client.get("/admin/crm/replies/")
+    assert page.status_code == 200 and "still unread" in page.content.decode()
+    assert "Mark read" not in page.content.decode()  # no button that would only be refused
+    reply = Message.objects.get(provider_message_id="SMin1")
+    assert client.post("/admin/crm/replies/read/", {"ids": [reply.pk]}).status_code == 403
+    reply.refresh_from_db()
+    assert reply.read_at is None
+
+
 # --- staff SMS answer -------------------------------------------------------------------------
 
 

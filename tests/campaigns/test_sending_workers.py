@@ -2,17 +2,13 @@
 (PostgreSQL), a worker that died mid-send, and real `qcluster` workers on the ORM broker
 and on Redis."""
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from campaigns import services, tasks
@@ -20,8 +16,7 @@ from campaigns.lifecycle import message_claim_for_sending
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.results import campaign_results
 from crm.services import business_create
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.qcluster import qcluster_spawn, qcluster_stop
 
 
 def make_leads(n):
@@ -94,25 +89,8 @@ def test_a_message_left_in_sending_is_never_resent_and_is_shown():
 
 
 def _spawn_qcluster(tmp_path, extra_env):
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "Q_SYNC": "0",
-        "Q_WORKERS": "2",
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
-        "SMS_BACKEND": "campaigns.sms.LocmemBackend",
-        "PUBLIC_BASE_URL": "https://crm.example.com",
-        **extra_env,
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    log = open(tmp_path / "qcluster.log", "wb")  # noqa: SIM115 - closed by the caller
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    return proc, log
+    log = tmp_path / "qcluster.log"
+    return qcluster_spawn(log, **extra_env), log
 
 
 def _run_with_worker(tmp_path, extra_env, n=12):
@@ -147,13 +125,7 @@ def _run_with_worker(tmp_path, extra_env, n=12):
             ]
         assert sorted(recipients) == sorted(f"w{i}@lead{i}.com" for i in range(n))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+        qcluster_stop(proc)
 
 
 @pytest.mark.postgres
@@ -222,3 +194,54 @@ def test_two_simultaneous_starts_create_each_message_once():
     assert not errors
     assert Message.objects.filter(campaign=campaign).count() == 30
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SCHEDULED
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_real_qcluster_generates_missing_sites_and_sends_the_first_pitch_within_30_s(
+    tmp_path, monkeypatch
+):
+    """The default body links {{ preview_url }} and none of the ten leads has a site: the
+    worker generates each site, and each pitch goes as soon as its site is ready."""
+    from django_q.conf import Conf
+
+    from campaigns.forms import DEFAULT_BODY
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    for i in range(10):
+        business_create(
+            data={"name": f"Site Lead {i}", "email": f"s{i}@site{i}.com", "city": "Austin",
+                  "category": "Plumber"},
+            source="test",
+        )  # fmt: skip
+    proc, log = _spawn_qcluster(tmp_path, {"REDIS_URL": ""})
+    try:
+        time.sleep(3)  # the cluster's start-up is not the campaign's
+        campaign = services.campaign_create(
+            name="needs sites",
+            audience_query="city=Austin",
+            subject_template="A website for {{ business_name }}",
+            body_template=DEFAULT_BODY,
+            send_rate_per_minute=6000,
+        )
+        started = services.campaign_start(campaign=campaign).started_at
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            campaign.refresh_from_db()
+            if campaign.status == CampaignStatus.COMPLETED:
+                break
+            assert proc.poll() is None, (tmp_path / "qcluster.log").read_text()[-3000:]
+            time.sleep(0.3)
+        messages = Message.objects.filter(campaign=campaign)
+        assert campaign.status == CampaignStatus.COMPLETED, (tmp_path / "qcluster.log").read_text()
+        assert list(messages.values_list("status", flat=True)) == ["sent"] * 10
+        first = min(messages.values_list("sent_at", flat=True))
+        print(f"first pitch {(first - started).total_seconds():.1f} s after the start")
+        assert (first - started).total_seconds() < 30
+        bodies = "".join(f.read_text() for f in (tmp_path / "mail").glob("*.log"))
+        for m in messages:
+            assert m.site_id is not None
+            assert f"https://crm.example.com/c/{m.token}/" in bodies
+    finally:
+        qcluster_stop(proc)

@@ -1,10 +1,12 @@
 """3. A worker killed mid-campaign. A real `manage.py qcluster` (ORM broker, two worker
 processes) sends a paced campaign; we `kill -9` either its whole process group or one worker
 child while it sends, restart it, and prove: no lead received two messages, no message was
-silently dropped (each one is sent, or left in `sending` and counted as stuck by the
-results page), and the campaign completes. The ORM broker redelivers the unacknowledged
-chunk tasks after Q_RETRY seconds (kept short here); each message is claimed
-queued → sending before its provider call, so a redelivered chunk never re-sends one."""
+silently dropped (each one ends `sent`, or `unknown` when the kill caught it mid-send: it
+is shown on the campaign page and never re-sent automatically), and the campaign
+completes. The ORM broker redelivers the unacknowledged chunk tasks after Q_RETRY seconds,
+and the dispatcher hands out again what a dead worker held (kept short here); each message
+is claimed queued → sending before its provider call, so a redelivered chunk never re-sends
+one, and a claim older than MESSAGE_SENDING_TIMEOUT becomes `unknown`."""
 
 from __future__ import annotations
 
@@ -18,59 +20,35 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from campaigns import services
 from campaigns.models import Campaign, CampaignStatus, Message, MessageStatus
 from campaigns.results import campaign_results
 from crm.services import business_create
+from tests.qcluster import qcluster_kill, qcluster_spawn
+from tests.smtp import LoopbackSMTP
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 LEADS = 16
 RATE_PER_MINUTE = 300  # one message every 0.2 s: the kill lands mid-campaign
 Q_TIMEOUT, Q_RETRY = 10, 12
+SENDING_TIMEOUT = 12  # a claim older than this is `unknown` (MESSAGE_SENDING_TIMEOUT)
 _extra_env: dict[str, str] = {}  # per-test overrides of the worker's environment
 
 
 def _spawn(tmp_path: Path, run: int) -> tuple[subprocess.Popen, Path]:
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": "",
-        "Q_SYNC": "0",
-        "Q_WORKERS": "2",
-        "Q_TIMEOUT": str(Q_TIMEOUT),
-        "Q_RETRY": str(Q_RETRY),
-        "CAMPAIGN_CHUNK_SIZE": "4",
-        "LOG_LEVEL": "INFO",
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
-        "SMS_BACKEND": "campaigns.sms.LocmemBackend",
-        "PUBLIC_BASE_URL": "https://crm.example.com",
-        **_extra_env,
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
     log_path = tmp_path / f"qcluster-{run}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so killpg hits only it
-        )
+    proc = qcluster_spawn(
+        log_path,
+        Q_TIMEOUT=str(Q_TIMEOUT),
+        Q_RETRY=str(Q_RETRY),
+        MESSAGE_SENDING_TIMEOUT=str(SENDING_TIMEOUT),
+        CAMPAIGN_CHUNK_SIZE="4",
+        LOG_LEVEL="INFO",
+        **_extra_env,
+    )
     return proc, log_path
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
 
 
 def _deliveries(tmp_path: Path) -> Counter:
@@ -120,9 +98,9 @@ def _assert_completed_without_doubles(campaign, tmp_path: Path, log: Path) -> No
         campaign.refresh_from_db()
         return campaign.status == CampaignStatus.COMPLETED
 
-    _wait(done, Q_RETRY + 40, "the campaign to complete after the restart", log)
+    _wait(done, Q_RETRY + SENDING_TIMEOUT + 40, "the campaign to complete after the restart", log)
     statuses = Counter(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
-    assert set(statuses) <= {MessageStatus.SENT, MessageStatus.SENDING}, statuses
+    assert set(statuses) <= {MessageStatus.SENT, MessageStatus.UNKNOWN}, statuses
     assert sum(statuses.values()) == LEADS
     received = _deliveries(tmp_path)
     assert all(n == 1 for n in received.values()), f"a lead got two messages: {received}"
@@ -132,9 +110,11 @@ def _assert_completed_without_doubles(campaign, tmp_path: Path, log: Path) -> No
         )
     )
     assert sent_to <= set(received)  # every `sent` row really went out
-    stuck = statuses.get(MessageStatus.SENDING, 0)
-    assert campaign_results(campaign)["stuck_sending"] == stuck  # surfaced, not hidden
-    assert stuck <= 2  # at most one in flight per worker when it died
+    unknown = statuses.get(MessageStatus.UNKNOWN, 0)
+    assert campaign_results(campaign)["messages"]["unknown"] == unknown  # surfaced, not hidden
+    assert unknown <= 2  # at most one in flight per worker when it died
+    if unknown:
+        assert "unknown" in campaign.status_reason
     print(f"after restart: {dict(statuses)}, {len(received)} leads received one message each")
 
 
@@ -146,7 +126,7 @@ def test_kill_9_of_the_whole_qcluster_group_mid_campaign(tmp_path, monkeypatch):
     try:
         _wait(lambda: _sent(campaign) >= 3, 30, "the first sends", log)
     finally:
-        _stop(proc)
+        qcluster_kill(proc)
     killed_at = _sent(campaign)
     print(f"qcluster group killed after {killed_at} sends")
     assert killed_at < LEADS, "the kill came too late to prove anything"
@@ -155,7 +135,7 @@ def test_kill_9_of_the_whole_qcluster_group_mid_campaign(tmp_path, monkeypatch):
         _assert_completed_without_doubles(campaign, tmp_path, log)
         assert _sent(campaign) > killed_at  # the restart really sent the rest
     finally:
-        _stop(proc)
+        qcluster_kill(proc)
 
 
 def _worker_pids(log: Path) -> list[int]:
@@ -191,110 +171,27 @@ def test_kill_9_of_one_worker_process_mid_campaign(tmp_path, monkeypatch):
         assert proc.poll() is None  # the cluster itself survived
         _assert_completed_without_doubles(campaign, tmp_path, log)
     finally:
-        _stop(proc)
-
-
-class StallingSMTP:
-    """A loopback SMTP server (one thread per connection) that accepts messages, records each
-    accepted recipient, and never answers the DATA of message number `stall_at`: the worker
-    sending it is then blocked inside the provider call, exactly where a kill hurts most."""
-
-    def __init__(self, stall_at: int | None):
-        import socket
-        import threading
-
-        self.stall_at = stall_at
-        self.accepted: Counter = Counter()
-        self.stalled_rcpt: str | None = None
-        self.seen = 0
-        self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        import threading
-
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        f = conn.makefile("rb")
-
-        def say(line: str) -> None:
-            conn.sendall(line.encode() + b"\r\n")
-
-        try:
-            say("220 stall.test ESMTP")
-            rcpts: list[str] = []
-            while line := f.readline():
-                cmd = line.decode(errors="replace").strip()
-                verb = cmd[:4].upper()
-                if verb in ("EHLO", "HELO"):
-                    say("250 stall.test")
-                elif verb == "MAIL":
-                    rcpts = []
-                    say("250 ok")
-                elif verb == "RCPT":
-                    rcpts.append(cmd.split(":", 1)[1].strip().strip("<>"))
-                    say("250 ok")
-                elif verb == "DATA":
-                    say("354 go on")
-                    while f.readline() not in (b".\r\n", b".\n", b""):
-                        pass
-                    with self.lock:
-                        self.seen += 1
-                        stall = self.seen == self.stall_at
-                        if stall:
-                            self.stalled_rcpt = rcpts[0]
-                    if stall:
-                        f.read()  # never answer: block until the client dies
-                        return
-                    with self.lock:
-                        self.accepted.update(rcpts)
-                    say("250 queued")
-                elif verb == "QUIT":
-                    say("221 bye")
-                    return
-                else:
-                    say("250 ok")
-        except OSError:
-            return
-        finally:
-            conn.close()
-
-    def close(self):
-        self.sock.close()
+        qcluster_kill(proc)
 
 
 def test_kill_9_of_the_group_while_a_worker_is_inside_the_smtp_call(tmp_path, monkeypatch):
     """The SMTP server holds the 4th message's DATA unanswered, so a worker is blocked inside
-    the provider call when the whole qcluster group is killed. That message stays `sending`
-    and is shown as stuck; it is never sent again after the restart (a possible double send
-    is worse than a visible stuck row); every other lead gets exactly one message."""
+    the provider call when the whole qcluster group is killed. That message becomes
+    `unknown` and is shown as such; it is never sent again after the restart (a possible
+    double send is worse than a visible unknown row); every other lead gets exactly one
+    message, and the campaign completes."""
     campaign = _campaign(monkeypatch)
-    server = StallingSMTP(stall_at=4)
-    smtp = {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(server.port),
-    }
-    monkeypatch.setattr(sys.modules[__name__], "_extra_env", smtp)
+    server = LoopbackSMTP(stall_at=4)
+    monkeypatch.setattr(sys.modules[__name__], "_extra_env", server.env())
     try:
         proc, log = _spawn(tmp_path, 1)
         try:
             _wait(lambda: server.stalled_rcpt is not None, 30, "the stalled send", log)
             time.sleep(0.3)
         finally:
-            _stop(proc)
+            qcluster_kill(proc)
         stalled = Message.objects.get(campaign=campaign, to_address=server.stalled_rcpt)
-        assert stalled.status == MessageStatus.SENDING
+        assert stalled.status == MessageStatus.SENDING  # claimed, inside the provider call
         server.stall_at = None  # the restarted cluster meets a healthy server
         proc, log = _spawn(tmp_path, 2)
         try:
@@ -303,21 +200,23 @@ def test_kill_9_of_the_group_while_a_worker_is_inside_the_smtp_call(tmp_path, mo
                 campaign.refresh_from_db()
                 return campaign.status == CampaignStatus.COMPLETED
 
-            _wait(done, Q_RETRY + 40, "the campaign to complete after the restart", log)
+            _wait(
+                done, Q_RETRY + SENDING_TIMEOUT + 40, "the campaign to complete after restart", log
+            )
         finally:
-            _stop(proc)
+            qcluster_kill(proc)
         stalled.refresh_from_db()
-        assert stalled.status == MessageStatus.SENDING  # never re-sent
+        assert stalled.status == MessageStatus.UNKNOWN  # never re-sent
         assert server.accepted[server.stalled_rcpt] == 0
         assert all(n == 1 for n in server.accepted.values()), server.accepted
         statuses = Counter(
             Message.objects.filter(campaign=campaign).values_list("status", flat=True)
         )
-        assert set(statuses) <= {MessageStatus.SENT, MessageStatus.SENDING}, statuses
+        assert set(statuses) <= {MessageStatus.SENT, MessageStatus.UNKNOWN}, statuses
         assert statuses[MessageStatus.SENT] == len(server.accepted)
-        assert statuses[MessageStatus.SENDING] == LEADS - len(server.accepted)
-        assert 1 <= statuses[MessageStatus.SENDING] <= 2
-        assert campaign_results(campaign)["stuck_sending"] == statuses[MessageStatus.SENDING]
-        print(f"SMTP stall kill: {dict(statuses)}; stuck one: {server.stalled_rcpt}")
+        assert statuses[MessageStatus.UNKNOWN] == LEADS - len(server.accepted)
+        assert 1 <= statuses[MessageStatus.UNKNOWN] <= 2
+        assert campaign_results(campaign)["messages"]["unknown"] == statuses[MessageStatus.UNKNOWN]
+        print(f"SMTP stall kill: {dict(statuses)}; unknown one: {server.stalled_rcpt}")
     finally:
         server.close()

@@ -14,7 +14,10 @@ class Command(BaseCommand):
         "The format is detected when --format is absent. Rows are upserted with the dedupe "
         "order gmb_place_id, phone, own-website domain, name+city; statuses are never "
         "changed; each raw row is kept in ImportRecord. A bad row aborts the whole import "
-        "(nothing written) unless --skip-bad-rows."
+        "(nothing written) unless --skip-bad-rows. An invalid email or phone is dropped from its "
+        "row (the row is imported without it) and listed. A file that is not UTF-8 is read in "
+        "the encoding detected from its bytes, and the report names it; rows of a UTF-8 file "
+        "that hold undecodable bytes are bad rows."
     )
 
     def add_arguments(self, parser):
@@ -38,6 +41,8 @@ class Command(BaseCommand):
         except ImportFailed as exc:
             raise CommandError(str(exc)) from None
         prefix = "DRY RUN (nothing written): " if report.dry_run else ""
+        if report.encoding_detected:
+            self.stdout.write(f"The file is not UTF-8: read as {report.encoding} (detected).")
         self.stdout.write(
             f"{prefix}{report.rows} rows ({report.format}): created {report.created}, "
             f"updated {report.updated}, unchanged {report.unchanged}, "
@@ -49,4 +54,13 @@ class Command(BaseCommand):
         if len(report.skipped) > SHOW_SKIPPED:
             self.stdout.write(
                 f"  … and {len(report.skipped) - SHOW_SKIPPED} more (see ImportRecord)"
+            )
+        if report.blank_rows:
+            self.stdout.write(f"  {report.blank_rows} empty row(s) ignored")
+        for number, note in report.dropped[:SHOW_SKIPPED]:
+            self.stdout.write(f"  row {number}: {note}")
+        if len(report.dropped) > SHOW_SKIPPED:
+            self.stdout.write(
+                f"  … and {len(report.dropped) - SHOW_SKIPPED} more dropped values "
+                "(see ImportRecord)"
             )
